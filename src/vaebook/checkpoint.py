@@ -1,0 +1,88 @@
+"""Checkpoints that hold only tensors and plain data, so ``torch.load(weights_only=True)`` reads them.
+
+A checkpoint records the model's registry name and config (to rebuild it), its
+``state_dict``, the optimizer's, the epoch, the metric history and the package version.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+FORMAT = "vaebook-checkpoint/1"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that is missing, corrupt, not ours, or does not fit the model."""
+
+
+def save_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
+                    epoch: int = 0, history: dict[str, list[float]] | None = None, **extra: Any) -> Path:
+    """Write a checkpoint atomically (to a temporary file, then renamed)."""
+    from vaebook import __version__
+    from vaebook.models import model_name
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {
+        "format": FORMAT,
+        "vaebook_version": __version__,
+        "model_name": model_name(model),
+        "model_config": model.config,
+        "model_state": model.state_dict(),
+        "optimizer_state": optimizer.state_dict() if optimizer is not None else None,
+        "epoch": int(epoch),
+        "history": history or {},
+        "extra": extra,
+    }
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read and validate a checkpoint with ``weights_only=True``; errors name the file and the problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError, OSError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CheckpointError(f"{path} is not a readable checkpoint (corrupt or truncated?): {first_line}") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a vaebook checkpoint (expected format {FORMAT!r}).")
+    return state
+
+
+def restore_model(model: nn.Module, state: dict[str, Any], path: str = "checkpoint") -> nn.Module:
+    """Load a checkpoint's weights into ``model``, explaining any mismatch in one message."""
+    try:
+        model.load_state_dict(state["model_state"])
+    except RuntimeError as error:
+        detail = " ".join(str(error).split())
+        raise CheckpointError(
+            f"{path} does not fit {type(model).__name__} (saved as {state.get('model_name')!r} "
+            f"with config {state.get('model_config')}): {detail[:400]}"
+        ) from None
+    return model
+
+
+def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild a model from its checkpoint: returns (model in eval mode, the checkpoint dict)."""
+    from vaebook.models import build_model
+
+    state = load_checkpoint(path, map_location)
+    try:
+        model = build_model(state["model_name"], **state["model_config"])
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"{path}: cannot rebuild model {state.get('model_name')!r}: {error}") from None
+    restore_model(model, state, str(path))
+    return model.to(map_location).eval(), state

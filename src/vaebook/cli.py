@@ -1,0 +1,153 @@
+"""Command line: train and evaluate the book's models without a notebook.
+
+    python -m vaebook train --model mlp --dataset mnist --epochs 10 --json runs/mlp.json
+    python -m vaebook evaluate --checkpoint runs/mlp.pt --iw-samples 1000 --json runs/mlp-eval.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from functools import partial
+from pathlib import Path
+
+import torch
+
+from vaebook import __version__
+from vaebook.checkpoint import CheckpointError, load_model
+from vaebook.data import DATASETS, DataNotFoundError, TensorLoader, load_images
+from vaebook.evaluate import evaluate, evaluate_iw
+from vaebook.losses import model_loss
+from vaebook.models import MODELS, build_model
+from vaebook.settings import get_device, seed_everything
+from vaebook.train import NonFiniteLossError, Trainer
+
+
+def _choice(known) -> callable:
+    """An argparse type that rejects unknown names with a message listing the known ones."""
+    def check(value: str) -> str:
+        if value not in known:
+            raise argparse.ArgumentTypeError(f"unknown name {value!r}; known: {', '.join(sorted(known))}")
+        return value
+    return check
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m vaebook", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"vaebook {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate}")
+
+    train = commands.add_parser("train", help="train a model and write a checkpoint and a JSON history",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    train.add_argument("--model", type=_choice(MODELS), default="mlp", help=f"model name: {', '.join(sorted(MODELS))}")
+    train.add_argument("--dataset", type=_choice(DATASETS), default="mnist", help=f"dataset: {', '.join(DATASETS)}")
+    train.add_argument("--epochs", type=int, default=10, help="training epochs (in total, when resuming)")
+    train.add_argument("--batch-size", type=int, default=128, help="examples per step")
+    train.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    train.add_argument("--latent-dim", type=int, default=20, help="size of z")
+    train.add_argument("--likelihood", type=_choice(["bernoulli", "gaussian", "gaussian-learned"]),
+                       default="bernoulli", help="decoder likelihood p(x|z)")
+    train.add_argument("--beta", type=float, default=1.0, help="weight of the KL term in the training loss")
+    train.add_argument("--binarize", type=_choice(["none", "static", "dynamic"]), default="none",
+                       help="grey levels, one fixed binary sample, or a fresh sample every batch")
+    train.add_argument("--val-size", type=int, default=0,
+                       help="training images held out for validation (not trained on)")
+    train.add_argument("--subset", type=int, default=None, help="use only the first N training images")
+    train.add_argument("--seed", type=int, default=1, help="random seed")
+    train.add_argument("--checkpoint", type=Path, default=None, help="where to save (default: next to --json, .pt)")
+    train.add_argument("--resume", type=Path, default=None, help="continue from this checkpoint")
+    train.add_argument("--json", type=Path, default=None, help="write the per-epoch history here")
+
+    ev = commands.add_parser("evaluate", help="evaluate a checkpoint on the test set",
+                             formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ev.add_argument("--checkpoint", type=Path, required=True, help="a checkpoint written by 'train'")
+    ev.add_argument("--iw-samples", type=int, default=0, help="K for the importance-weighted log p(x) (0: skip)")
+    ev.add_argument("--batch-size", type=int, default=500, help="test examples per batch")
+    ev.add_argument("--subset", type=int, default=None, help="evaluate on the first N test images only")
+    ev.add_argument("--seed", type=int, default=0, help="random seed for the Monte Carlo estimates")
+    ev.add_argument("--json", type=Path, default=None, help="write the results here")
+    return parser
+
+
+def _write_json(path: Path | None, payload: dict) -> None:
+    text = json.dumps(payload, indent=2)
+    if path is None:
+        print(text)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text + "\n")
+    print(f"wrote {path}")
+
+
+def run_train(args: argparse.Namespace) -> None:
+    device = get_device()
+    seed_everything(args.seed)
+    binarize_store = "static" if args.binarize == "static" else "none"
+    train_set = load_images(args.dataset, "train", val_size=args.val_size, binarize=binarize_store,
+                            subset=args.subset, seed=args.seed, device=device)
+    test_set = load_images(args.dataset, "test", binarize=binarize_store, seed=args.seed, device=device)
+    train_loader = TensorLoader(train_set, args.batch_size, shuffle=True, binarize=args.binarize, seed=args.seed)
+    test_loader = TensorLoader(test_set, 500, shuffle=False, binarize=args.binarize, seed=args.seed + 1)
+
+    model = build_model(args.model, latent_dim=args.latent_dim, likelihood=args.likelihood).to(device)
+    trainer = Trainer(model, loss_fn=partial(model_loss, beta=args.beta), lr=args.lr)
+    trainer.meta = {"dataset": args.dataset, "binarize": args.binarize, "seed": args.seed}
+    if args.resume:
+        trainer.resume(args.resume)
+    checkpoint = args.checkpoint or (args.json.with_suffix(".pt") if args.json else Path("runs") / f"{args.model}.pt")
+    print(f"training {args.model} on {args.dataset} ({len(train_set)} images) on {device}, "
+          f"{args.epochs} epochs; checkpoint {checkpoint}")
+    history = trainer.fit(train_loader, args.epochs, test_loader, checkpoint=checkpoint)
+    _write_json(args.json, {
+        "vaebook_version": __version__, "command": "train", "config": _jsonable(vars(args)),
+        "device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "train_images": len(train_set), "checkpoint": str(checkpoint),
+        "epochs": [
+            {"epoch": e, "train_neg_elbo": tr, "test_neg_elbo": te, "seconds": s,
+             "test_rate": rate, "test_distortion": dist}
+            for e, tr, te, s, rate, dist in zip(history["epoch"], history["train_neg_elbo"],
+                                               history["test_neg_elbo"], history["seconds"],
+                                               history["test_rate"], history["test_distortion"])
+        ],
+    })
+
+
+def run_evaluate(args: argparse.Namespace) -> None:
+    device = get_device()
+    seed_everything(args.seed)
+    model, state = load_model(args.checkpoint, map_location=device)
+    meta = state["extra"]
+    binarize = meta.get("binarize", "none")
+    test_set = load_images(meta.get("dataset", "mnist"), "test", subset=args.subset, device=device,
+                           binarize="static" if binarize == "static" else "none", seed=meta.get("seed", 0))
+    loader = TensorLoader(test_set, args.batch_size, shuffle=False,
+                          binarize="dynamic" if binarize == "dynamic" else "none", seed=args.seed)
+    start = time.perf_counter()
+    results = {"checkpoint": str(args.checkpoint), "model": state["model_name"], "epoch": state["epoch"],
+               "test_images": len(test_set), **{f"test_{k}": v for k, v in evaluate(model, loader).items()}}
+    if args.iw_samples:
+        results["iw_samples"] = args.iw_samples
+        results["test_iw_nll"] = evaluate_iw(model, loader, args.iw_samples)
+    results["seconds"] = time.perf_counter() - start
+    _write_json(args.json, results)
+
+
+def _jsonable(config: dict) -> dict:
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in config.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        {"train": run_train, "evaluate": run_evaluate}[args.command](args)
+    except (DataNotFoundError, CheckpointError, NonFiniteLossError, ValueError) as error:
+        print(f"vaebook {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""The book's models, by name: ``build_model("mlp", latent_dim=20)``.
+
+The registry is what the CLI and checkpoints use to rebuild a model from its name and config.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from vaebook.models.base import VAE
+from vaebook.models.mlp import MLPVAE
+
+MODELS: dict[str, type[nn.Module]] = {
+    "mlp": MLPVAE,
+}
+
+
+def build_model(name: str, **config) -> nn.Module:
+    """Instantiate a registered model from its name and constructor arguments."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; known models: {', '.join(sorted(MODELS))}")
+    return MODELS[name](**config)
+
+
+def model_name(model: nn.Module) -> str:
+    """The registry name of a model instance (the inverse of :func:`build_model`)."""
+    for name, cls in MODELS.items():
+        if type(model) is cls:
+            return name
+    raise ValueError(f"{type(model).__name__} is not registered in vaebook.models.MODELS")
+
+
+__all__ = ["MODELS", "VAE", "MLPVAE", "build_model", "model_name"]

@@ -1,0 +1,72 @@
+"""Run profiles, device choice and seeding: the settings every notebook reads first.
+
+The profile is read from one environment variable, ``VAEBOOK_PROFILE``, in one
+place (:func:`profile`), so that a notebook's code is the same in all three
+profiles and only its sizes change.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+PROFILES = ("smoke", "book", "full")
+DEFAULT_PROFILE = "book"
+
+T = TypeVar("T")
+
+
+def profile() -> str:
+    """The run profile: ``smoke`` (CI), ``book`` (a CPU laptop, the default) or ``full`` (a GPU)."""
+    name = os.environ.get("VAEBOOK_PROFILE", DEFAULT_PROFILE).strip().lower() or DEFAULT_PROFILE
+    if name not in PROFILES:
+        raise ValueError(
+            f"VAEBOOK_PROFILE={name!r} is not a profile; choose one of {', '.join(PROFILES)}."
+        )
+    return name
+
+
+def by_profile(smoke: T, book: T, full: T) -> T:
+    """Pick the value for the current profile, e.g. ``epochs = by_profile(smoke=1, book=10, full=100)``."""
+    return {"smoke": smoke, "book": book, "full": full}[profile()]
+
+
+def get_device() -> torch.device:
+    """CUDA if present, then Apple MPS, then CPU; ``VAEBOOK_DEVICE`` (e.g. ``cpu``) overrides."""
+    wanted = os.environ.get("VAEBOOK_DEVICE", "").strip()
+    if wanted:
+        try:
+            device = torch.device(wanted)
+        except RuntimeError as error:
+            raise ValueError(f"VAEBOOK_DEVICE={wanted!r} is not a device name: {error}") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError("VAEBOOK_DEVICE asks for CUDA, but torch sees no CUDA device.")
+        return device
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch so that CPU runs repeat exactly; returns a seeded CPU generator."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def check_version(expected: str) -> None:
+    """Fail early when the installed package is not the version the notebook was written for."""
+    from vaebook import __version__
+
+    if __version__ != expected:
+        raise RuntimeError(
+            f"This notebook was written for vaebook {expected}, but {__version__} is installed. "
+            f"Install the book's version: pip install 'vaebook=={expected}' (or the repository at that tag)."
+        )

@@ -1,0 +1,129 @@
+"""The one small trainer every chapter and the CLI use.
+
+It runs epochs over a loader, keeps a per-epoch history of every metric the loss
+returns, stops with a clear message when the loss turns NaN or infinite, shows a
+progress bar (silent in the smoke profile) and saves and resumes checkpoints.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Callable, Iterable
+
+import torch
+from tqdm.auto import tqdm
+
+from vaebook.checkpoint import load_checkpoint, restore_model, save_checkpoint
+from vaebook.evaluate import evaluate
+from vaebook.losses import model_loss
+from vaebook.settings import profile
+
+LossFn = Callable[[torch.nn.Module, tuple], dict[str, torch.Tensor]]
+
+
+def make_adam(params, lr: float = 1e-3) -> torch.optim.Optimizer:
+    """Adam, fused into one kernel where this torch build supports it (same update, less overhead)."""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.Adam(params, lr=lr)
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or infinite; the message names the epoch and step."""
+
+
+class Trainer:
+    """Fit a model with Adam by default: ``Trainer(model).fit(train_loader, epochs=10, test_loader=...)``.
+
+    ``loss_fn(model, batch)`` returns a dict of scalar tensors with a ``loss`` key;
+    every key is averaged per epoch into ``history['train_<key>']`` (and ``test_<key>``).
+    """
+
+    def __init__(self, model: torch.nn.Module, loss_fn: LossFn = model_loss, lr: float = 1e-3,
+                 optimizer: torch.optim.Optimizer | None = None, progress: bool | None = None):
+        self.model = model
+        self.loss_fn = loss_fn
+        self.optimizer = optimizer or make_adam(model.parameters(), lr=lr)
+        self.progress = profile() != "smoke" if progress is None else progress
+        self.epoch = 0
+        self.meta: dict = {}  # saved with every checkpoint, e.g. the dataset it was trained on
+        self.history: dict[str, list[float]] = {}
+
+    def _log(self, key: str, value: float) -> None:
+        self.history.setdefault(key, []).append(value)
+
+    def train_epoch(self, loader: Iterable) -> dict[str, float]:
+        """One pass over ``loader``; returns the epoch's mean of each metric."""
+        self.model.train()
+        sums: dict[str, torch.Tensor] = {}
+        count = 0
+        bar = tqdm(loader, desc=f"epoch {self.epoch + 1}", leave=False, disable=not self.progress)
+        for step, batch in enumerate(bar, start=1):
+            metrics = self.loss_fn(self.model, batch)
+            loss = metrics["loss"]
+            if not torch.isfinite(loss):
+                raise NonFiniteLossError(
+                    f"the loss became {loss.item()} at epoch {self.epoch + 1}, step {step}; "
+                    "lower the learning rate, check the data range, or clamp the log-variance."
+                )
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            n = len(batch[0])
+            count += n
+            for key, value in metrics.items():
+                sums[key] = sums.get(key, 0.0) + value.detach() * n
+            if self.progress and step % 50 == 0:
+                bar.set_postfix(loss=f"{loss.item():.2f}")
+        return {key: float(value) / count for key, value in sums.items()}
+
+    def fit(self, train_loader: Iterable, epochs: int, test_loader: Iterable | None = None,
+            checkpoint: str | Path | None = None, on_epoch: Callable[[int, dict], None] | None = None
+            ) -> dict[str, list[float]]:
+        """Train until ``epochs`` epochs are done in total (a resumed run continues its count)."""
+        for _ in range(self.epoch, epochs):
+            start = time.perf_counter()
+            train_metrics = self.train_epoch(train_loader)
+            seconds = time.perf_counter() - start
+            self.epoch += 1
+            self._log("epoch", self.epoch)
+            self._log("seconds", seconds)
+            for key, value in train_metrics.items():
+                self._log(f"train_{key}", value)
+            if test_loader is not None:
+                for key, value in evaluate(self.model, test_loader, self.loss_fn).items():
+                    self._log(f"test_{key}", value)
+            if checkpoint is not None:
+                self.save(checkpoint)
+            if on_epoch is not None:
+                on_epoch(self.epoch, {k: v[-1] for k, v in self.history.items()})
+            if self.progress:
+                shown = {k: v[-1] for k, v in self.history.items() if k.endswith("loss") or k.endswith("neg_elbo")}
+                tqdm.write(f"epoch {self.epoch}: " + ", ".join(f"{k} {v:.2f}" for k, v in shown.items())
+                           + f" ({seconds:.1f} s)")
+        return self.history
+
+    def save(self, path: str | Path, **extra) -> Path:
+        """Checkpoint the model, optimizer, epoch count and history."""
+        return save_checkpoint(path, self.model, self.optimizer, self.epoch, self.history, **{**self.meta, **extra})
+
+    def resume(self, path: str | Path) -> "Trainer":
+        """Continue from a checkpoint written by :meth:`save`."""
+        state = load_checkpoint(path, map_location=next(self.model.parameters()).device)
+        restore_model(self.model, state, str(path))
+        if state.get("optimizer_state") is not None:
+            self.optimizer.load_state_dict(state["optimizer_state"])
+        self.epoch = state["epoch"]
+        self.history = {k: list(v) for k, v in state["history"].items()}
+        self.meta = {**state.get("extra", {}), **self.meta}
+        return self
+
+
+def final(history: dict[str, list[float]], key: str) -> float:
+    """The last value of a metric, or NaN if it was never logged."""
+    values = history.get(key, [])
+    return values[-1] if values else math.nan

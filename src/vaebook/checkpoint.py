@@ -7,8 +7,6 @@ A checkpoint records the model's registry name and config (to rebuild it), its
 from __future__ import annotations
 
 import os
-import pickle
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +52,9 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         raise CheckpointError(f"no checkpoint at {path}")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError, OSError) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    except Exception as error:  # torch.load raises many types for a bad file; all mean "unreadable"
+        text = str(error).strip()
+        first_line = f"{type(error).__name__}: {text.splitlines()[0]}" if text else type(error).__name__
         raise CheckpointError(f"{path} is not a readable checkpoint (corrupt or truncated?): {first_line}") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a vaebook checkpoint (expected format {FORMAT!r}).")

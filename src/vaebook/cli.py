@@ -34,6 +34,17 @@ def _choice(known) -> callable:
     return check
 
 
+def _key_value(text: str) -> tuple[str, object]:
+    """Parse KEY=VALUE; VALUE is read as JSON when it can be (numbers, true/false, lists), else kept as text."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE with KEY a Python name, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m vaebook", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -56,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--val-size", type=int, default=0,
                        help="training images held out for validation (not trained on)")
     train.add_argument("--subset", type=int, default=None, help="use only the first N training images")
+    train.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", type=_key_value,
+                       help="extra model argument, e.g. --option hidden=200 or --option given_quadrants=2 (repeatable)")
     train.add_argument("--seed", type=int, default=1, help="random seed")
     train.add_argument("--checkpoint", type=Path, default=None, help="where to save (default: next to --json, .pt)")
     train.add_argument("--resume", type=Path, default=None, help="continue from this checkpoint")
@@ -92,7 +105,11 @@ def run_train(args: argparse.Namespace) -> None:
     train_loader = TensorLoader(train_set, args.batch_size, shuffle=True, binarize=args.binarize, seed=args.seed)
     test_loader = TensorLoader(test_set, 500, shuffle=False, binarize=args.binarize, seed=args.seed + 1)
 
-    model = build_model(args.model, latent_dim=args.latent_dim, likelihood=args.likelihood).to(device)
+    try:
+        model = build_model(args.model, latent_dim=args.latent_dim, likelihood=args.likelihood, **dict(args.option))
+    except TypeError as error:
+        raise ValueError(f"model {args.model!r} does not take these options: {error}") from None
+    model = model.to(device)
     trainer = Trainer(model, loss_fn=partial(model_loss, beta=args.beta), lr=args.lr)
     trainer.meta = {"dataset": args.dataset, "binarize": args.binarize, "seed": args.seed}
     if args.resume:
@@ -105,13 +122,7 @@ def run_train(args: argparse.Namespace) -> None:
         "vaebook_version": __version__, "command": "train", "config": _jsonable(vars(args)),
         "device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
         "train_images": len(train_set), "checkpoint": str(checkpoint),
-        "epochs": [
-            {"epoch": e, "train_neg_elbo": tr, "test_neg_elbo": te, "seconds": s,
-             "test_rate": rate, "test_distortion": dist}
-            for e, tr, te, s, rate, dist in zip(history["epoch"], history["train_neg_elbo"],
-                                               history["test_neg_elbo"], history["seconds"],
-                                               history["test_rate"], history["test_distortion"])
-        ],
+        "epochs": [{key: values[i] for key, values in history.items()} for i in range(len(history["epoch"]))],
     })
 
 

@@ -72,3 +72,86 @@ def gaussian_ellipse(ax, mean, cov, n_std: float = 2.0, **style) -> Ellipse:
                       fill=False, **({"lw": 1.5} | style))
     ax.add_patch(ellipse)
     return ellipse
+
+
+# ---------------------------------------------------------------- decoding a latent space (chapter "From autoencoder to VAE")
+
+def _code(model, x: torch.Tensor) -> torch.Tensor:
+    """The point code of x: μ(x) for a VAE, f(x) for a deterministic autoencoder."""
+    code = model.encode(x)
+    return code[0] if isinstance(code, tuple) else code
+
+
+@torch.no_grad()
+def latent_grid_images(model, extent: tuple[float, float, float, float] = (-3, 3, -3, 3), n: int = 15) -> torch.Tensor:
+    """Decoder means on an n×n grid over (z1_min, z1_max, z2_min, z2_max) of a 2-D latent; row 0 is the top (largest z2)."""
+    z1 = torch.linspace(extent[0], extent[1], n)
+    z2 = torch.linspace(extent[3], extent[2], n)
+    grid = torch.stack(torch.meshgrid(z2, z1, indexing="ij")[::-1], -1).reshape(-1, 2)
+    device = next(model.parameters()).device
+    return model.likelihood.mean(model.decode(grid.to(device))).cpu()
+
+
+@torch.no_grad()
+def interpolation_images(model, x_a: torch.Tensor, x_b: torch.Tensor, steps: int = 10) -> torch.Tensor:
+    """Decoder means along the straight line between the codes of two images (shape (1, C, H, W) each)."""
+    z_a, z_b = _code(model, x_a), _code(model, x_b)
+    t = torch.linspace(0, 1, steps, device=z_a.device)[:, None]
+    return model.likelihood.mean(model.decode((1 - t) * z_a + t * z_b)).cpu()
+
+
+def plot_bound_gap(steps, elbo, log_px, ax=None, label: str = "ELBO", xlabel: str = "iteration"):
+    """ELBO and log p(x) against iterations, the gap between them, KL(q || p(z|x)), shaded."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.2))
+    ax.plot(steps, log_px, color="k", lw=1.5, label=r"$\log p_\theta(\mathbf{x})$")
+    ax.plot(steps, elbo, color="C0", lw=1.5, label=label)
+    ax.fill_between(steps, elbo, log_px, color="C0", alpha=0.25, label=r"gap = KL$(q \,\|\, p(\mathbf{z}|\mathbf{x}))$")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("nats per example")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_variance_vs_k(ks, variances: dict, ax=None, ylabel: str = "variance of the estimate"):
+    """Estimator variance against the number of samples K on log-log axes, with a 1/K guide line."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.2))
+    ks = np.asarray(ks, dtype=float)
+    for i, (name, var) in enumerate(variances.items()):
+        ax.loglog(ks, var, marker="o", ms=4, color=f"C{i}", label=name)
+    first = np.asarray(next(iter(variances.values())), dtype=float)
+    ax.loglog(ks, first[0] * ks[0] / ks, color="grey", ls="--", lw=1, label=r"$\propto 1/K$")
+    ax.set_xlabel("number of samples $K$")
+    ax.set_ylabel(ylabel)
+    ax.legend()
+    ax.grid(alpha=0.3, which="both")
+    return ax
+
+
+# ---------------------------------------------------------------- posteriors and aggregate posteriors (chapter "Evaluating and exploring a trained VAE")
+
+def density_contours(ax, grid: torch.Tensor, log_density: torch.Tensor, masses: Sequence[float] = (0.5, 0.9, 0.99),
+                     **style):
+    """Contours of a density tabulated on a square grid (from :func:`vaebook.latent.grid_2d`) that enclose
+    the given probability masses (highest-density regions), e.g. the true posterior p(z|x)."""
+    steps = int(round(math.sqrt(len(grid))))
+    p = torch.softmax(log_density.detach().double().cpu().flatten(), 0)
+    ordered = p.sort(descending=True).values
+    cumulative = ordered.cumsum(0)
+    levels = sorted({float(ordered[min(int(torch.searchsorted(cumulative, m)), len(p) - 1)]) for m in masses})
+    g = grid.detach().cpu().view(steps, steps, 2)
+    return ax.contour(g[..., 0], g[..., 1], p.view(steps, steps), levels=levels, **({"colors": "k"} | style))
+
+
+def marginals_vs_prior(samples: torch.Tensor, dims: Sequence[int], axes, bins: int = 40):
+    """Histograms of chosen coordinates of latent samples, each against the N(0, 1) prior density."""
+    samples = samples.detach().cpu()
+    t = np.linspace(-4, 4, 200)
+    for ax, d in zip(np.ravel(axes), dims):
+        ax.hist(samples[:, d].numpy(), bins=bins, range=(-4, 4), density=True, alpha=0.6, label="aggregate posterior")
+        ax.plot(t, np.exp(-t**2 / 2) / math.sqrt(2 * math.pi), color="k", lw=1.2, label="prior N(0, 1)")
+        ax.set_title(f"$z_{{{d + 1}}}$")
+        ax.set_yticks([])
+    return axes

@@ -7,11 +7,20 @@ from __future__ import annotations
 
 from torch import nn
 
+from vaebook.models.autoencoder import Autoencoder
 from vaebook.models.base import VAE
+from vaebook.models.conv import ConvVAE
+from vaebook.models.cvae import LabelCVAE, QuadrantBaseline, QuadrantCVAE, QuadrantHybrid
 from vaebook.models.mlp import MLPVAE
 
 MODELS: dict[str, type[nn.Module]] = {
     "mlp": MLPVAE,
+    "conv": ConvVAE,
+    "ae": Autoencoder,
+    "cvae": LabelCVAE,
+    "quadrant-baseline": QuadrantBaseline,
+    "quadrant-cvae": QuadrantCVAE,
+    "quadrant-hybrid": QuadrantHybrid,
 }
 
 
@@ -30,4 +39,4 @@ def model_name(model: nn.Module) -> str:
     raise ValueError(f"{type(model).__name__} is not registered in vaebook.models.MODELS")
 
 
-__all__ = ["MODELS", "VAE", "MLPVAE", "build_model", "model_name"]
+__all__ = ["MODELS", "VAE", "MLPVAE", "ConvVAE", "Autoencoder", "build_model", "model_name"]

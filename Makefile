@@ -1,0 +1,53 @@
+# Two commands do everything on a fresh machine:
+#   make book   create .venv, install, execute every notebook (book profile, cached), write the HTML
+#   make test   create .venv, install, then the whole test suite (smoke profile)
+# Other targets: make install, make lab, make bench, make clean.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PROFILE ?= book
+
+.PHONY: install book test check lab bench clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (vaebook)" > /dev/null
+	touch $(STAMP)
+
+# The execution cache (_build/.jupyter_cache) keys on the notebooks' code only, so it is
+# cleared whenever the package's code or the profile changes: the book then shows what
+# the current code computes.
+BOOK_KEY = $(shell (cat $$(find src -type f | sort); echo $(PROFILE)) | sha256sum | cut -c1-16)
+
+book: $(STAMP)
+	@mkdir -p _build
+	@if [ "$$(cat _build/.book-key 2>/dev/null)" != "$(BOOK_KEY)" ]; then \
+		echo "src/ or the profile changed: clearing the notebook execution cache"; \
+		rm -rf _build/.jupyter_cache; echo "$(BOOK_KEY)" > _build/.book-key; fi
+	VAEBOOK_PROFILE=$(PROFILE) $(BIN)/jupyter-book build . -W -n --keep-going
+	@echo "The book is in _build/html/index.html"
+
+# The tests: notebooks are clean, the book builds without warnings (not executing),
+# then unit tests and every notebook under nbval, in the smoke profile.
+test: $(STAMP)
+	$(BIN)/python tools/nbclean.py --check notebooks/*.ipynb
+	$(BIN)/python tools/build_check.py > _build_check.log 2>&1 || (cat _build_check.log; exit 1)
+	@echo "book builds without warnings (log: _build_check.log)"
+	VAEBOOK_PROFILE=smoke VAEBOOK_DEVICE=cpu $(BIN)/python -m pytest -p no:cacheprovider \
+		--nbval-lax --nbval-current-env --durations=15 tests notebooks
+
+lab: $(STAMP)
+	$(BIN)/python -m pip install --quiet jupyterlab
+	$(BIN)/jupyter lab notebooks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_mlp_vae.py --epochs 10 --json benchmarks/results.json
+
+clean:
+	rm -rf _build _build_check.log

@@ -1,0 +1,105 @@
+"""Trainer: seeds reproduce runs, NaN stops with a message, checkpoints round-trip and resume,
+corrupt or mismatched checkpoints are explained."""
+
+import pytest
+import torch
+
+from vaebook.checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint
+from vaebook.data import TensorLoader
+from vaebook.models import build_model
+from vaebook.settings import seed_everything
+from vaebook.train import NonFiniteLossError, Trainer
+
+
+def tiny_data(n=256, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.rand(n, 1, 28, 28, generator=g) > 0.7).float()
+    return x, torch.zeros(n, dtype=torch.long)
+
+
+def run(seed, epochs=2):
+    seed_everything(seed)
+    model = build_model("mlp", latent_dim=4, hidden=32)
+    trainer = Trainer(model, progress=False)
+    loader = TensorLoader(tiny_data(), batch_size=64, seed=seed)
+    trainer.fit(loader, epochs, test_loader=TensorLoader(tiny_data(64, 1), 64, shuffle=False))
+    return trainer
+
+
+def test_same_seed_same_run_and_history_keys():
+    a, b = run(3), run(3)
+    assert a.history["train_loss"] == b.history["train_loss"]
+    for p, q in zip(a.model.parameters(), b.model.parameters()):
+        assert torch.equal(p, q)
+    assert run(4).history["train_loss"] != a.history["train_loss"]
+    assert {"epoch", "seconds", "train_neg_elbo", "train_rate", "test_neg_elbo", "test_distortion"} <= set(a.history)
+    assert a.history["epoch"] == [1, 2] and len(a.history["test_rate"]) == 2
+
+
+def test_training_lowers_the_loss():
+    trainer = run(0, epochs=5)
+    assert trainer.history["train_neg_elbo"][-1] < trainer.history["train_neg_elbo"][0]
+
+
+def test_nan_loss_stops_with_epoch_and_step():
+    model = build_model("mlp", latent_dim=2, hidden=8)
+    calls = {"n": 0}
+
+    def exploding(model, batch):
+        calls["n"] += 1
+        loss = model.loss(batch)
+        if calls["n"] == 3:
+            loss["loss"] = loss["loss"] * float("nan")
+        return loss
+
+    trainer = Trainer(model, loss_fn=exploding, progress=False)
+    with pytest.raises(NonFiniteLossError, match="the loss became nan at epoch 1, step 3"):
+        trainer.fit(TensorLoader(tiny_data(), batch_size=32), 1)
+
+
+def test_checkpoint_round_trip_loads_weights_only(tmp_path):
+    trainer = run(1)
+    path = trainer.save(tmp_path / "run.pt", dataset="mnist")
+    state = torch.load(path, weights_only=True)  # plain tensors and data: no pickled classes
+    assert state["model_name"] == "mlp" and state["epoch"] == 2 and state["extra"]["dataset"] == "mnist"
+    model, _ = load_model(path)
+    x = tiny_data(8)[0]
+    assert torch.equal(model.reconstruct(x), trainer.model.eval().reconstruct(x))
+
+
+def test_resume_continues_exactly(tmp_path):
+    seed_everything(5)
+    loader = TensorLoader(tiny_data(), batch_size=64, seed=5)
+    straight = Trainer(build_model("mlp", latent_dim=4, hidden=32), progress=False)
+    straight.fit(loader, 1, checkpoint=tmp_path / "one.pt")
+    resumed = Trainer(build_model("mlp", latent_dim=4, hidden=32), progress=False).resume(tmp_path / "one.pt")
+    assert resumed.epoch == 1 and resumed.history == straight.history
+    for p, q in zip(resumed.optimizer.state_dict()["state"].values(), straight.optimizer.state_dict()["state"].values()):
+        assert torch.equal(p["exp_avg"], q["exp_avg"])
+    resumed.fit(loader, 2)
+    assert resumed.epoch == 2 and len(resumed.history["train_loss"]) == 2
+
+
+def test_corrupt_and_foreign_checkpoints_are_explained(tmp_path):
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"\x00garbage" * 10)
+    with pytest.raises(CheckpointError, match="corrupt.pt is not a readable checkpoint"):
+        load_checkpoint(corrupt)
+    truncated = tmp_path / "truncated.pt"
+    save_checkpoint(tmp_path / "good.pt", build_model("mlp"))
+    truncated.write_bytes((tmp_path / "good.pt").read_bytes()[:5000])
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        load_checkpoint(truncated)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(3)}, foreign)
+    with pytest.raises(CheckpointError, match="not a vaebook checkpoint"):
+        load_checkpoint(foreign)
+    with pytest.raises(CheckpointError, match="no checkpoint at"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_mismatched_checkpoint_is_explained(tmp_path):
+    path = save_checkpoint(tmp_path / "small.pt", build_model("mlp", latent_dim=4))
+    trainer = Trainer(build_model("mlp", latent_dim=8), progress=False)
+    with pytest.raises(CheckpointError, match="does not fit MLPVAE.*latent_dim.: 4"):
+        trainer.resume(path)

@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-PROFILE ?= book
+PROFILE ?= $(or $(VAEBOOK_PROFILE),book)
 
 .PHONY: install book test check lab bench clean
 
@@ -20,24 +20,17 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (vaebook)" > /dev/null
 	touch $(STAMP)
 
-# The execution cache (_build/.jupyter_cache) keys on the notebooks' code only, so it is
-# cleared whenever the package's code or the profile changes: the book then shows what
-# the current code computes.
-BOOK_KEY = $(shell (cat $$(find src -type f | sort); echo $(PROFILE)) | sha256sum | cut -c1-16)
-
+# Executes every notebook in $(PROFILE) with a cache that is cleared when src/ or the profile
+# changes (see tools/book.py), then writes the HTML.
 book: $(STAMP)
-	@mkdir -p _build
-	@if [ "$$(cat _build/.book-key 2>/dev/null)" != "$(BOOK_KEY)" ]; then \
-		echo "src/ or the profile changed: clearing the notebook execution cache"; \
-		rm -rf _build/.jupyter_cache; echo "$(BOOK_KEY)" > _build/.book-key; fi
-	VAEBOOK_PROFILE=$(PROFILE) $(BIN)/jupyter-book build . -W -n --keep-going
+	VAEBOOK_PROFILE=$(PROFILE) $(BIN)/python tools/book.py
 	@echo "The book is in _build/html/index.html"
 
 # The tests: notebooks are clean, the book builds without warnings (not executing),
 # then unit tests and every notebook under nbval, in the smoke profile.
 test: $(STAMP)
 	$(BIN)/python tools/nbclean.py --check notebooks/*.ipynb
-	$(BIN)/python tools/build_check.py > _build_check.log 2>&1 || (cat _build_check.log; exit 1)
+	$(BIN)/python tools/book.py --check > _build_check.log 2>&1 || (cat _build_check.log; exit 1)
 	@echo "book builds without warnings (log: _build_check.log)"
 	VAEBOOK_PROFILE=smoke VAEBOOK_DEVICE=cpu $(BIN)/python -m pytest -p no:cacheprovider \
 		--nbval-lax --nbval-current-env --durations=15 tests notebooks

@@ -114,3 +114,8 @@ def test_toy_data_is_seeded_and_shaped():
         points, labels = make(500, seed=2)
         assert points.shape == (500, 2) and labels.shape == (500,)
         assert torch.equal(points, make(500, seed=2)[0]) and not torch.equal(points, make(500, seed=3)[0])
+
+
+def test_smoke_fallback_is_mnist_only(offline):
+    with pytest.raises(DataNotFoundError, match="fashion-mnist not found.*bundled for the smoke profile is MNIST only"):
+        load_raw("fashion-mnist", "train")

@@ -7,7 +7,8 @@ by indexing: no per-sample PIL transforms in the training loop.
 Where files are looked for, in order: ``$VAEBOOK_DATA``, then the per-user cache
 (``$XDG_CACHE_HOME/vaebook`` or ``~/.cache/vaebook``). Each holds torchvision's
 layout, e.g. ``MNIST/raw/train-images-idx3-ubyte.gz``. Offline with no files,
-the ``smoke`` profile falls back to a small MNIST subset bundled with the package.
+the ``smoke`` profile falls back to a small MNIST subset bundled with the package
+(MNIST only: other datasets raise :class:`DataNotFoundError`, which a notebook can catch).
 """
 
 from __future__ import annotations
@@ -112,12 +113,13 @@ def load_raw(name: str = "mnist", split: str = "train", download: bool | None = 
         _try_download(name)
         raw = _find_raw_folder(name)
     if raw is None:
-        if smoke:
+        if smoke and name == "mnist":
             return _bundled(split)
         searched = ", ".join(str(d) for d in data_dirs())
         raise DataNotFoundError(
             f"{name} not found (looked for {cls.__name__}/raw/*.gz in: {searched}) and it could not be downloaded. "
             f"Set VAEBOOK_DATA to a folder holding {cls.__name__}/raw/."
+            + (" (The subset bundled for the smoke profile is MNIST only.)" if smoke else "")
         ) from None
     prefix = "train" if split == "train" else "t10k"
     images = _read_idx_gz(raw / f"{prefix}-images-idx3-ubyte.gz")

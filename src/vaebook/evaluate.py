@@ -59,9 +59,13 @@ def iw_log_likelihood(model, x: torch.Tensor, k: int, chunk: int = 500) -> torch
 @torch.no_grad()
 def evaluate_iw(model, loader: Iterable, k: int, chunk: int = 500) -> float:
     """Mean importance-weighted negative log-likelihood over a loader (nats per example)."""
+    was_training = model.training
     model.eval()
     total, count = 0.0, 0
     for x, _ in loader:
         total += float(-iw_log_likelihood(model, x, k, chunk).sum())
         count += len(x)
+    model.train(was_training)
+    if count == 0:
+        raise ValueError("cannot evaluate on an empty loader")
     return total / count

@@ -66,3 +66,15 @@ def test_help_documents_every_option():
     text = subprocess.run([sys.executable, "-m", "vaebook", "evaluate", "--help"], capture_output=True, text=True,
                           check=True).stdout
     assert "--iw-samples" in text and "--checkpoint" in text
+
+
+@pytest.mark.parametrize("model", ["cvae", "quadrant-cvae"])
+def test_conditional_models_train_and_evaluate_from_the_cli(tmp_path, model):
+    out = tmp_path / f"{model}.json"
+    assert main(["train", "--model", model, "--epochs", "1", "--subset", "256", "--option", "hidden=64",
+                 "--json", str(out)]) == 0
+    result = tmp_path / "eval.json"
+    assert main(["evaluate", "--checkpoint", str(tmp_path / f"{model}.pt"), "--iw-samples", "5", "--subset", "100",
+                 "--json", str(result)]) == 0
+    scores = json.loads(result.read_text())
+    assert scores["model"] == model and scores["test_iw_nll"] > 0

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from vaebook.distributions import check_unit_interval, kl_mvn, kl_normal_normal, log_normal_diag, reparameterize
+from vaebook.evaluate import importance_weighted
 
 # ---------------------------------------------------------------- quadrants of an image
 
@@ -113,20 +114,17 @@ def conditional_iw_log_likelihood(model, x: torch.Tensor, y: torch.Tensor, k: in
 
     K = 1 is an unbiased estimate of the ELBO; the estimate rises towards log p(y|x) as K grows.
     """
-    if k < 1:
-        raise ValueError(f"the number of importance samples must be at least 1, got {k}")
     mu_q, log_var_q = model.recognize(x, y)
     mu_p, log_var_p = model.prior(x)
     std = torch.exp(0.5 * log_var_q)
-    pieces = []
-    for start in range(0, k, chunk):
-        m = min(chunk, k - start)
+
+    def log_weights(m: int) -> torch.Tensor:
         z = mu_q + std * torch.randn(m, *mu_q.shape, device=mu_q.device, dtype=mu_q.dtype)   # (m, B, D)
         repeat = lambda t: t.unsqueeze(0).expand(m, *t.shape).reshape(-1, *t.shape[1:])  # noqa: E731
         log_lik = model.log_likelihood(repeat(x), repeat(y), z.flatten(0, 1)).view(m, -1)
-        log_w = log_lik + log_normal_diag(z, mu_p, log_var_p) - log_normal_diag(z, mu_q, log_var_q)
-        pieces.append(torch.logsumexp(log_w, dim=0))
-    return torch.logsumexp(torch.stack(pieces), dim=0) - math.log(k)
+        return log_lik + log_normal_diag(z, mu_p, log_var_p) - log_normal_diag(z, mu_q, log_var_q)
+
+    return importance_weighted(log_weights, k, chunk)
 
 
 # ---------------------------------------------------------------- a conditional model with an exact answer

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 LOG_2PI = math.log(2 * math.pi)
 
 
-def _check_same_shape(**tensors: torch.Tensor) -> None:
+def check_same_shape(**tensors: torch.Tensor) -> None:
     shapes = {name: tuple(t.shape) for name, t in tensors.items()}
     if len(set(shapes.values())) > 1:
         listed = ", ".join(f"{name} {shape}" for name, shape in shapes.items())
@@ -56,7 +56,7 @@ def log_bernoulli_logits(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     Grey levels in [0, 1] are allowed: the "Bernoulli on grey levels" of the
     PyTorch example, which is a cross-entropy rather than a normalised density.
     """
-    _check_same_shape(x=x, logits=logits)
+    check_same_shape(x=x, logits=logits)
     check_unit_interval(x)
     nll = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
     return -nll.flatten(1).sum(1)
@@ -64,7 +64,7 @@ def log_bernoulli_logits(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
 
 def kl_normal_std_normal(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
     """KL( N(mu, diag σ²) || N(0, I) ) = ½ Σ (σ² + μ² − 1 − log σ²), per example."""
-    _check_same_shape(mu=mu, log_var=log_var)
+    check_same_shape(mu=mu, log_var=log_var)
     return 0.5 * (torch.exp(log_var) + mu**2 - 1.0 - log_var).sum(-1)
 
 
@@ -92,7 +92,7 @@ def kl_mvn(mu0: torch.Tensor, cov0: torch.Tensor, mu1: torch.Tensor, cov1: torch
 
 def reparameterize(mu: torch.Tensor, log_var: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """z = μ + σ·ε with ε ~ N(0, I) and σ = exp(½ log σ²): a sample whose gradient flows to μ and σ."""
-    _check_same_shape(mu=mu, log_var=log_var)
+    check_same_shape(mu=mu, log_var=log_var)
     if generator is None:
         eps = torch.randn_like(mu)
     else:

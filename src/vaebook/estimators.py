@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from vaebook.distributions import _check_same_shape, reparameterize
+from vaebook.distributions import check_same_shape, reparameterize
 
 Function = Callable[[torch.Tensor], torch.Tensor]   # f: (..., d) -> (...)
 Estimator = Callable[..., tuple[torch.Tensor, torch.Tensor]]
@@ -24,7 +24,7 @@ Estimator = Callable[..., tuple[torch.Tensor, torch.Tensor]]
 
 def _draw(mu: torch.Tensor, log_var: torch.Tensor, k: int, generator: torch.Generator | None):
     """K reparameterized samples per row: mu, log_var (..., d) -> leaves (..., d) and z (..., K, d)."""
-    _check_same_shape(mu=mu, log_var=log_var)
+    check_same_shape(mu=mu, log_var=log_var)
     if k < 1:
         raise ValueError(f"the number of samples K must be at least 1, got {k}")
     mu = mu.detach().clone().requires_grad_(True)

@@ -50,3 +50,10 @@ def test_check_version():
     vaebook.check_version(vaebook.__version__)
     with pytest.raises(RuntimeError, match="written for vaebook 0.0.0"):
         vaebook.check_version("0.0.0")
+
+
+def test_hardware_names_the_cpu_or_gpu():
+    from vaebook.settings import hardware
+
+    assert hardware("cpu").endswith("-core CPU")
+    assert hardware("cpu").split("-")[0].isdigit()

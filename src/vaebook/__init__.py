@@ -11,6 +11,7 @@ from vaebook.settings import (  # noqa: E402
     by_profile,
     check_version,
     get_device,
+    hardware,
     profile,
     seed_everything,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "by_profile",
     "check_version",
     "get_device",
+    "hardware",
     "profile",
     "seed_everything",
 ]

@@ -53,6 +53,17 @@ def get_device() -> torch.device:
     return torch.device("cpu")
 
 
+def hardware(device: torch.device | str | None = None) -> str:
+    """The hardware a number came from, for the book's tables: a GPU's name, or "2-core CPU"."""
+    device = torch.device(device) if device is not None else get_device()
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type == "mps":
+        return "Apple GPU (MPS)"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{cores}-core CPU"
+
+
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, NumPy and torch so that CPU runs repeat exactly; returns a seeded CPU generator."""
     random.seed(seed)

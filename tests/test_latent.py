@@ -175,3 +175,13 @@ def test_grid_2d_cell_area():
     assert log_area == pytest.approx(0.0)  # cells of width 1
     with pytest.raises(ValueError, match="limit"):
         grid_2d(limit=0.0)
+
+
+def test_box_grid_reads_like_a_plot():
+    from vaebook.latent import box_grid
+
+    grid = box_grid((-1.0, 1.0, -2.0, 2.0), steps=3).view(3, 3, 2)
+    assert torch.equal(grid[0, :, 0], torch.tensor([-1.0, 0.0, 1.0]))   # z1 grows left to right
+    assert torch.equal(grid[:, 0, 1], torch.tensor([2.0, 0.0, -2.0]))   # z2 grows bottom to top
+    with pytest.raises(ValueError, match="at least 2 steps"):
+        box_grid(steps=1)

@@ -11,7 +11,7 @@ from vaebook.checkpoint import load_model, save_checkpoint
 from vaebook.cli import main
 from vaebook.distributions import kl_normal_std_normal
 from vaebook.models import MODELS, Autoencoder, ConvVAE, build_model, model_name
-from vaebook.plotting import interpolation_images, latent_grid_images
+from vaebook.latent import interpolation_images, latent_grid_images
 
 
 @pytest.fixture(autouse=True)

@@ -65,6 +65,41 @@ def decode_mean(model, z: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
     return out
 
 
+def box_grid(extent: tuple[float, float, float, float] = (-3, 3, -3, 3), steps: int = 15) -> torch.Tensor:
+    """A steps × steps grid of 2-D points spaced evenly over the box (z1_min, z1_max, z2_min, z2_max).
+
+    Same ordering as :func:`latent_grid` (row 0 is the largest z₂). For a deterministic
+    autoencoder, which has no prior to space a grid by, this is the grid to decode.
+    """
+    if steps < 2:
+        raise ValueError(f"a grid needs at least 2 steps per axis, got {steps}")
+    z1_axis = torch.linspace(extent[0], extent[1], steps)
+    z2_axis = torch.linspace(extent[3], extent[2], steps)
+    z2, z1 = torch.meshgrid(z2_axis, z1_axis, indexing="ij")
+    return torch.stack([z1.reshape(-1), z2.reshape(-1)], dim=1)
+
+
+def point_code(model, x: torch.Tensor) -> torch.Tensor:
+    """The code of x as one point: μ(x) for a VAE, f(x) for a deterministic autoencoder."""
+    code = model.encode(x)
+    return code[0] if isinstance(code, tuple) else code
+
+
+@torch.no_grad()
+def latent_grid_images(model, extent: tuple[float, float, float, float] = (-3, 3, -3, 3), n: int = 15) -> torch.Tensor:
+    """Decoder means on an n × n :func:`box_grid` of a 2-D latent space, on the CPU, ready for an image grid."""
+    device = next(model.parameters()).device
+    return decode_mean(model, box_grid(extent, n).to(device)).cpu()
+
+
+@torch.no_grad()
+def interpolation_images(model, x_a: torch.Tensor, x_b: torch.Tensor, steps: int = 10,
+                         method: str = "linear") -> torch.Tensor:
+    """Decoder means along the path between the codes of two images (each of shape (1, C, H, W))."""
+    z_a, z_b = point_code(model, x_a)[0], point_code(model, x_b)[0]
+    return decode_mean(model, interpolate(z_a, z_b, steps, method)).cpu()
+
+
 def interpolate(z0: torch.Tensor, z1: torch.Tensor, steps: int = 10, method: str = "linear") -> torch.Tensor:
     """``steps`` latent points from z0 to z1 (both included), shape (steps, D).
 

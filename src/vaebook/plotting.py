@@ -76,30 +76,6 @@ def gaussian_ellipse(ax, mean, cov, n_std: float = 2.0, **style) -> Ellipse:
 
 # ---------------------------------------------------------------- decoding a latent space (chapter "From autoencoder to VAE")
 
-def _code(model, x: torch.Tensor) -> torch.Tensor:
-    """The point code of x: μ(x) for a VAE, f(x) for a deterministic autoencoder."""
-    code = model.encode(x)
-    return code[0] if isinstance(code, tuple) else code
-
-
-@torch.no_grad()
-def latent_grid_images(model, extent: tuple[float, float, float, float] = (-3, 3, -3, 3), n: int = 15) -> torch.Tensor:
-    """Decoder means on an n×n grid over (z1_min, z1_max, z2_min, z2_max) of a 2-D latent; row 0 is the top (largest z2)."""
-    z1 = torch.linspace(extent[0], extent[1], n)
-    z2 = torch.linspace(extent[3], extent[2], n)
-    grid = torch.stack(torch.meshgrid(z2, z1, indexing="ij")[::-1], -1).reshape(-1, 2)
-    device = next(model.parameters()).device
-    return model.likelihood.mean(model.decode(grid.to(device))).cpu()
-
-
-@torch.no_grad()
-def interpolation_images(model, x_a: torch.Tensor, x_b: torch.Tensor, steps: int = 10) -> torch.Tensor:
-    """Decoder means along the straight line between the codes of two images (shape (1, C, H, W) each)."""
-    z_a, z_b = _code(model, x_a), _code(model, x_b)
-    t = torch.linspace(0, 1, steps, device=z_a.device)[:, None]
-    return model.likelihood.mean(model.decode((1 - t) * z_a + t * z_b)).cpu()
-
-
 def plot_bound_gap(steps, elbo, log_px, ax=None, label: str = "ELBO", xlabel: str = "iteration"):
     """ELBO and log p(x) against iterations, the gap between them, KL(q || p(z|x)), shaded."""
     if ax is None:

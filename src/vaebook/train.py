@@ -102,7 +102,9 @@ class Trainer:
             if on_epoch is not None:
                 on_epoch(self.epoch, {k: v[-1] for k, v in self.history.items()})
             if self.progress:
-                shown = {k: v[-1] for k, v in self.history.items() if k.endswith("loss") or k.endswith("neg_elbo")}
+                # the bound itself where the model has one (the loss may be β-weighted), else the loss
+                suffix = "neg_elbo" if "train_neg_elbo" in self.history else "loss"
+                shown = {k: v[-1] for k, v in self.history.items() if k.endswith(suffix)}
                 tqdm.write(f"epoch {self.epoch}: " + ", ".join(f"{k} {v:.2f}" for k, v in shown.items())
                            + f" ({seconds:.1f} s)")
         return self.history

@@ -85,3 +85,14 @@ def test_shapes_and_sampling():
 def test_unknown_model_is_named():
     with pytest.raises(ValueError, match="unknown model 'resnet'; known models: .*mlp"):
         build_model("resnet")
+
+
+def test_make_likelihood_takes_a_name_or_a_stored_config():
+    from vaebook.likelihoods import GaussianFixed, make_likelihood
+
+    assert isinstance(make_likelihood("gaussian", variance=0.5), GaussianFixed)
+    rebuilt = make_likelihood({"name": "gaussian", "variance": 0.5})
+    assert isinstance(rebuilt, GaussianFixed) and rebuilt.variance == 0.5
+    assert make_likelihood(rebuilt.config()).config() == rebuilt.config()
+    with pytest.raises(ValueError, match="unknown likelihood 'poisson'"):
+        make_likelihood({"name": "poisson"})

@@ -113,8 +113,15 @@ class GaussianLearned(Likelihood):
 LIKELIHOODS = {cls.name: cls for cls in (Bernoulli, GaussianFixed, GaussianLearned)}
 
 
-def make_likelihood(name: str = "bernoulli", **options) -> Likelihood:
-    """Build a likelihood by name: ``bernoulli``, ``gaussian`` (fixed variance) or ``gaussian-learned``."""
+def make_likelihood(name: str | dict = "bernoulli", **options) -> Likelihood:
+    """Build a likelihood by name: ``bernoulli``, ``gaussian`` (fixed variance) or ``gaussian-learned``.
+
+    ``name`` may also be a config dict such as ``{"name": "gaussian", "variance": 0.1}``: the form
+    models store in checkpoints (see :meth:`Likelihood.config`).
+    """
+    if isinstance(name, dict):
+        options = {**name, **options}
+        name = options.pop("name", "bernoulli")
     if name not in LIKELIHOODS:
         raise ValueError(f"unknown likelihood {name!r}; known: {', '.join(LIKELIHOODS)}")
     return LIKELIHOODS[name](**options)

@@ -22,8 +22,7 @@ class Autoencoder(nn.Module):
                  image_shape: tuple[int, ...] = (1, 28, 28), likelihood: str | dict = "bernoulli"):
         super().__init__()
         self.latent_dim, self.image_shape = latent_dim, tuple(image_shape)
-        options = {"name": likelihood} if isinstance(likelihood, str) else dict(likelihood)
-        self.likelihood: Likelihood = make_likelihood(**options)
+        self.likelihood: Likelihood = make_likelihood(likelihood)
         self.config = dict(latent_dim=latent_dim, hidden=hidden, image_shape=list(image_shape),
                            likelihood=self.likelihood.config())
         pixels = math.prod(image_shape)

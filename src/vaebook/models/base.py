@@ -20,8 +20,7 @@ class VAE(nn.Module):
         super().__init__()
         self.latent_dim = latent_dim
         self.image_shape = tuple(image_shape)
-        options = {"name": likelihood} if isinstance(likelihood, str) else dict(likelihood)
-        self.likelihood: Likelihood = make_likelihood(**options)
+        self.likelihood: Likelihood = make_likelihood(likelihood)
         self.config: dict = {}
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

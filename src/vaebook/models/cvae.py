@@ -54,8 +54,7 @@ class LabelCVAE(nn.Module):
     def __init__(self, latent_dim: int = 20, hidden: int = 400, num_classes: int = 10,
                  image_shape: tuple[int, ...] = (1, 28, 28), likelihood: str | dict = "bernoulli"):
         super().__init__()
-        options = {"name": likelihood} if isinstance(likelihood, str) else dict(likelihood)
-        self.likelihood: Likelihood = make_likelihood(**options)
+        self.likelihood: Likelihood = make_likelihood(likelihood)
         self.latent_dim, self.num_classes, self.image_shape = latent_dim, num_classes, tuple(image_shape)
         self.config = dict(latent_dim=latent_dim, hidden=hidden, num_classes=num_classes,
                            image_shape=list(image_shape), likelihood=self.likelihood.config())

@@ -38,11 +38,19 @@ def source_key(profile: str) -> str:
 
 
 def clear_stale_cache(profile: str) -> None:
+    """Forget every executed notebook when src/ or the profile changed.
+
+    Both the execution cache and Sphinx's saved environment go: Sphinx re-reads (and so
+    re-executes) only the pages whose source changed, which would leave the other pages
+    showing what the old code computed.
+    """
     key_file, key = BUILD / ".book-key", source_key(profile)
     if not key_file.exists() or key_file.read_text() != key:
-        if (BUILD / ".jupyter_cache").exists():
-            print("src/ or the profile changed since the last build: clearing the execution cache")
-            shutil.rmtree(BUILD / ".jupyter_cache")
+        stale = [BUILD / name for name in (".jupyter_cache", ".doctrees", "jupyter_execute")]
+        if any(path.exists() for path in stale):
+            print("src/ or the profile changed since the last build: re-executing every notebook")
+        for path in stale:
+            shutil.rmtree(path, ignore_errors=True)
         BUILD.mkdir(exist_ok=True)
         key_file.write_text(key)
 

@@ -1,0 +1,39 @@
+"""tools/book.py: the book's execution cache is forgotten exactly when src/ or the profile changes."""
+
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_tool():
+    spec = importlib.util.spec_from_file_location("book_tool", ROOT / "tools" / "book.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def make_build(build: Path) -> list[Path]:
+    folders = [build / ".jupyter_cache", build / ".doctrees", build / "jupyter_execute"]
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+    return folders
+
+
+def test_cache_cleared_on_a_new_key_and_kept_otherwise(tmp_path, monkeypatch):
+    book = load_tool()
+    monkeypatch.setattr(book, "BUILD", tmp_path / "_build")
+    folders = make_build(tmp_path / "_build")
+    book.clear_stale_cache("book")                 # no key yet: everything goes
+    assert not any(f.exists() for f in folders)
+    make_build(tmp_path / "_build")
+    book.clear_stale_cache("book")                 # same source, same profile: kept
+    assert all(f.exists() for f in folders)
+    book.clear_stale_cache("full")                 # another profile: everything goes
+    assert not any(f.exists() for f in folders)
+
+
+def test_source_key_depends_on_the_profile_and_the_source():
+    book = load_tool()
+    assert book.source_key("book") == book.source_key("book")
+    assert book.source_key("book") != book.source_key("smoke")

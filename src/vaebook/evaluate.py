@@ -65,22 +65,17 @@ def iw_log_likelihood(model, x: torch.Tensor, k: int, chunk: int = 500) -> torch
 
 
 @torch.no_grad()
-def evaluate_iw(model, loader: Iterable, k: int, chunk: int = 500) -> float:
+def evaluate_iw(model, loader: Iterable, k: int) -> float:
     """Mean importance-weighted negative log-likelihood over a loader (nats per example).
 
-    A model with its own ``iw_log_likelihood(batch, k)`` method (the conditional models) is asked
-    for it; every other VAE goes through :func:`iw_log_likelihood`.
+    Every model answers ``iw_log_likelihood(batch, k)`` itself: a VAE through
+    :func:`iw_log_likelihood`, a conditional model for its own conditional likelihood.
     """
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
     for batch in loader:
-        # models with their own estimator (the conditional ones) provide iw_log_likelihood(batch, k)
-        if hasattr(model, "iw_log_likelihood"):
-            log_p = model.iw_log_likelihood(batch, k)
-        else:
-            log_p = iw_log_likelihood(model, batch[0], k, chunk)
-        total += float(-log_p.sum())
+        total += float(-model.iw_log_likelihood(batch, k).sum())
         count += len(batch[0])
     model.train(was_training)
     if count == 0:

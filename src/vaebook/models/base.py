@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from vaebook.distributions import reparameterize
+from vaebook.evaluate import iw_log_likelihood
 from vaebook.likelihoods import Likelihood, make_likelihood
 from vaebook.losses import negative_elbo
 
@@ -47,6 +48,10 @@ class VAE(nn.Module):
     def loss(self, batch: tuple[torch.Tensor, ...], beta: float = 1.0) -> dict[str, torch.Tensor]:
         """−ELBO of the images in an (x, y) batch, with its rate and distortion (see :func:`negative_elbo`)."""
         return negative_elbo(self, batch[0], beta=beta)
+
+    def iw_log_likelihood(self, batch: tuple[torch.Tensor, ...], k: int, chunk: int = 500) -> torch.Tensor:
+        """Importance-weighted log p(x) of the images in an (x, y) batch, per example (see :mod:`vaebook.evaluate`)."""
+        return iw_log_likelihood(self, batch[0], k, chunk)
 
     @torch.no_grad()
     def sample(self, n: int, mean: bool = True) -> torch.Tensor:

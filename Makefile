@@ -1,7 +1,8 @@
 # Two commands do everything on a fresh machine:
 #   make book   create .venv, install, execute every notebook (book profile, cached), write the HTML
 #   make test   create .venv, install, then the whole test suite (smoke profile)
-# Other targets: make install, make lab, make bench, make clean.
+# Other targets: make install, make lab, make bench, make clean, and
+#   make full NOTEBOOKS=notebooks/NN_name.ipynb   run chapters in the full profile (a GPU) and record their tables
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -9,7 +10,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PROFILE ?= $(or $(VAEBOOK_PROFILE),book)
 
-.PHONY: install book test check lab bench clean
+.PHONY: install book test check lab bench full clean
 
 install: $(STAMP)
 
@@ -41,6 +42,12 @@ lab: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_mlp_vae.py --epochs 10 --json benchmarks/results.json
+
+# The full profile: the published schedules, for a GPU. Writes src/vaebook/records/*.json (commit them)
+# and executed copies in _build/full/.
+NOTEBOOKS ?= notebooks/09_evaluating_vaes.ipynb notebooks/11_structured_prediction.ipynb
+full: $(STAMP)
+	$(BIN)/python tools/run_full.py $(NOTEBOOKS)
 
 clean:
 	rm -rf _build _build_check.log

@@ -1,0 +1,62 @@
+"""Run chapters in the full profile and keep what they measured.
+
+    python tools/run_full.py notebooks/11_structured_prediction.ipynb [more notebooks]
+    make full NOTEBOOKS=notebooks/11_structured_prediction.ipynb
+
+Each notebook executes in its own folder with ``VAEBOOK_PROFILE=full`` and no time limit per cell.
+The executed copy (figures and printed numbers, for reading) goes to ``_build/full/``; the chapters
+that have a results table save its numbers with ``vaebook.records.save_record`` into
+``src/vaebook/records/``, which are committed so that the book's other profiles show them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(notebook: Path, out_dir: Path) -> bool:
+    """Execute one notebook in the full profile; True when every cell ran."""
+    nb = nbformat.read(notebook, as_version=4)
+    out = out_dir / notebook.name
+    start = time.perf_counter()
+    ok = True
+    try:
+        NotebookClient(nb, timeout=None, kernel_name="python3",
+                       resources={"metadata": {"path": str(notebook.parent)}}).execute()
+    except CellExecutionError as error:
+        ok = False
+        print(f"{notebook.name}: a cell failed:\n{error}", file=sys.stderr)
+    finally:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, out)
+    print(f"{notebook.name}: {'ran' if ok else 'FAILED'} in {time.perf_counter() - start:.0f} s; executed copy: {out}")
+    return ok
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="+", type=Path)
+    parser.add_argument("--out", type=Path, default=ROOT / "_build" / "full", help="where the executed copies go")
+    args = parser.parse_args()
+    os.environ["VAEBOOK_PROFILE"] = "full"    # the kernel inherits it
+    records = ROOT / "src" / "vaebook" / "records"
+    before = {p: p.stat().st_mtime for p in records.glob("*.json")}
+    ok = all([run(nb.resolve(), args.out) for nb in args.notebooks])
+    changed = [p for p in records.glob("*.json") if before.get(p) != p.stat().st_mtime]
+    for path in changed:
+        print(f"record written: {path.relative_to(ROOT)}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

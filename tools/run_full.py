@@ -21,6 +21,8 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from vaebook.records import RECORDS_DIR
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -49,12 +51,11 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "_build" / "full", help="where the executed copies go")
     args = parser.parse_args()
     os.environ["VAEBOOK_PROFILE"] = "full"    # the kernel inherits it
-    records = ROOT / "src" / "vaebook" / "records"
-    before = {p: p.stat().st_mtime for p in records.glob("*.json")}
+    before = {p: p.stat().st_mtime for p in RECORDS_DIR.glob("*.json")}
     ok = all([run(nb.resolve(), args.out) for nb in args.notebooks])
-    changed = [p for p in records.glob("*.json") if before.get(p) != p.stat().st_mtime]
-    for path in changed:
-        print(f"record written: {path.relative_to(ROOT)}")
+    for path in RECORDS_DIR.glob("*.json"):
+        if before.get(path) != path.stat().st_mtime:
+            print(f"record written: {path}")
     return 0 if ok else 1
 
 

@@ -3,6 +3,7 @@
 #   make test   create .venv, install, then the whole test suite (smoke profile)
 # Other targets: make install, make lab, make bench, make clean, and
 #   make full NOTEBOOKS=notebooks/NN_name.ipynb   run chapters in the full profile (a GPU) and record their tables
+#   make gpu-bundle   pack wheels and data into .gpu/ for an offline GPU machine (then tools/gpu_full.sh there)
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -10,7 +11,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PROFILE ?= $(or $(VAEBOOK_PROFILE),book)
 
-.PHONY: install book test check lab bench full clean
+.PHONY: install book test check lab bench full gpu-bundle clean
 
 install: $(STAMP)
 
@@ -48,6 +49,10 @@ bench: $(STAMP)
 NOTEBOOKS ?= notebooks/09_evaluating_vaes.ipynb notebooks/11_structured_prediction.ipynb
 full: $(STAMP)
 	$(BIN)/python tools/run_full.py $(NOTEBOOKS)
+
+# Wheels (for Python 3.12; PY_VERSION=3.11 ...) and MNIST/Fashion-MNIST from $(VAEBOOK_DATA) or ../shared/data.
+gpu-bundle: $(STAMP)
+	PYTHON=$(BIN)/python tools/gpu_bundle.sh
 
 clean:
 	rm -rf _build _build_check.log

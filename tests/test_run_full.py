@@ -37,3 +37,11 @@ def test_a_failing_cell_fails_the_run(tmp_path):
     assert result.returncode == 1
     assert "broken.ipynb: FAILED" in result.stdout and "wrong formula" in result.stderr
     assert (tmp_path / "out" / "broken.ipynb").exists()
+
+
+def test_a_rehearsal_runs_in_the_profile_it_names(tmp_path):
+    nb = write_notebook(tmp_path / "probe.ipynb", "import vaebook\nprint(vaebook.profile())")
+    result = run_full(nb, "--out", tmp_path / "out", "--profile", "smoke")
+    assert result.returncode == 0, result.stderr
+    executed = nbformat.read(tmp_path / "out" / "probe.ipynb", as_version=4)
+    assert executed.cells[0].outputs[0]["text"].strip() == "smoke"

@@ -8,7 +8,7 @@ from vaebook.checkpoint import CheckpointError, load_checkpoint, load_model, sav
 from vaebook.data import TensorLoader
 from vaebook.models import build_model
 from vaebook.settings import seed_everything
-from vaebook.train import NonFiniteLossError, Trainer
+from vaebook.train import NonFiniteLossError, Trainer, train_or_load
 
 
 def tiny_data(n=256, seed=0):
@@ -103,3 +103,50 @@ def test_mismatched_checkpoint_is_explained(tmp_path):
     trainer = Trainer(build_model("mlp", latent_dim=8), progress=False)
     with pytest.raises(CheckpointError, match="does not fit MLPVAE.*latent_dim.: 4"):
         trainer.resume(path)
+
+
+def tiny_loader(seed=0, n=256):
+    return TensorLoader(tiny_data(n, seed), batch_size=64, seed=0)
+
+
+def test_train_or_load_trains_once_then_loads(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAEBOOK_CHECKPOINTS", str(tmp_path))
+    seed_everything(0)
+    first, seconds = train_or_load(build_model("mlp", latent_dim=4, hidden=32), tiny_loader(), 2, "tiny")
+    path = tmp_path / "tiny-smoke.pt"
+    assert path.is_file() and seconds > 0 and not first.training
+    assert load_checkpoint(path)["optimizer_state"] is None        # a finished model, not a run to resume
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a saved model with the same settings must be loaded, not trained again")
+
+    monkeypatch.setattr(Trainer, "fit", no_training)
+    second, seconds_again = train_or_load(build_model("mlp", latent_dim=4, hidden=32), tiny_loader(), 2, "tiny")
+    assert seconds_again == pytest.approx(seconds)
+    for p, q in zip(first.parameters(), second.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_train_or_load_without_a_folder_just_trains(tmp_path, monkeypatch):
+    monkeypatch.delenv("VAEBOOK_CHECKPOINTS", raising=False)
+    monkeypatch.chdir(tmp_path)
+    model, seconds = train_or_load(build_model("mlp", latent_dim=2, hidden=8), tiny_loader(), 1, "tiny")
+    assert seconds > 0 and list(tmp_path.iterdir()) == []
+
+
+def test_train_or_load_refuses_a_model_trained_otherwise(tmp_path):
+    train_or_load(build_model("mlp", latent_dim=4, hidden=32), tiny_loader(), 1, "tiny", folder=tmp_path)
+    with pytest.raises(CheckpointError, match=r"tiny-smoke.pt was trained with other settings \(epochs: saved 1, asked 2\)"):
+        train_or_load(build_model("mlp", latent_dim=4, hidden=32), tiny_loader(), 2, "tiny", folder=tmp_path)
+    with pytest.raises(CheckpointError, match="data_mean: saved"):
+        train_or_load(build_model("mlp", latent_dim=4, hidden=32), tiny_loader(seed=5), 1, "tiny", folder=tmp_path)
+    with pytest.raises(CheckpointError, match="model: saved MLPVAE .*'hidden': 32.*, asked MLPVAE .*'hidden': 16"):
+        train_or_load(build_model("mlp", latent_dim=4, hidden=16), tiny_loader(), 1, "tiny", folder=tmp_path)
+
+
+def test_train_or_load_explains_bad_names_and_corrupt_files(tmp_path):
+    with pytest.raises(ValueError, match="letters, digits"):
+        train_or_load(build_model("mlp", latent_dim=2, hidden=8), tiny_loader(), 1, "../escape", folder=tmp_path)
+    (tmp_path / "tiny-smoke.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="tiny-smoke.pt is not a readable checkpoint"):
+        train_or_load(build_model("mlp", latent_dim=2, hidden=8), tiny_loader(), 1, "tiny", folder=tmp_path)

@@ -3,7 +3,8 @@
     python tools/run_full.py notebooks/11_structured_prediction.ipynb [more notebooks]
     make full NOTEBOOKS=notebooks/11_structured_prediction.ipynb
 
-Each notebook executes in its own folder with ``VAEBOOK_PROFILE=full`` and no time limit per cell.
+Each notebook executes in its own folder with ``VAEBOOK_PROFILE=full`` and no time limit per cell
+(``--profile smoke`` rehearses the same run in seconds).
 The executed copy (figures and printed numbers, for reading) goes to ``_build/full/``; the chapters
 that have a results table save its numbers with ``vaebook.records.save_record`` into
 ``src/vaebook/records/``, which are committed so that the book's other profiles show them.
@@ -49,8 +50,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, default=ROOT / "_build" / "full", help="where the executed copies go")
+    parser.add_argument("--profile", choices=("smoke", "book", "full"), default="full",
+                        help="full (the default), or smoke to rehearse the run in seconds")
     args = parser.parse_args()
-    os.environ["VAEBOOK_PROFILE"] = "full"    # the kernel inherits it
+    os.environ["VAEBOOK_PROFILE"] = args.profile    # the kernel inherits it
     before = {p: p.stat().st_mtime for p in RECORDS_DIR.glob("*.json")}
     ok = all([run(nb.resolve(), args.out) for nb in args.notebooks])
     for path in RECORDS_DIR.glob("*.json"):

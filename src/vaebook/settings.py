@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
@@ -51,6 +52,12 @@ def get_device() -> torch.device:
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def checkpoint_dir() -> Path | None:
+    """Where chapters keep the models they train (``VAEBOOK_CHECKPOINTS``); None: train on every run."""
+    folder = os.environ.get("VAEBOOK_CHECKPOINTS", "").strip()
+    return Path(folder).expanduser() if folder else None
 
 
 def hardware(device: torch.device | str | None = None) -> str:

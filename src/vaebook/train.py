@@ -8,6 +8,7 @@ progress bar (silent in the smoke profile) and saves and resumes checkpoints.
 from __future__ import annotations
 
 import math
+import re
 import time
 from pathlib import Path
 from typing import Callable, Iterable
@@ -15,10 +16,10 @@ from typing import Callable, Iterable
 import torch
 from tqdm.auto import tqdm
 
-from vaebook.checkpoint import load_checkpoint, restore_model, save_checkpoint
+from vaebook.checkpoint import CheckpointError, load_checkpoint, restore_model, save_checkpoint
 from vaebook.evaluate import evaluate
 from vaebook.losses import model_loss
-from vaebook.settings import profile
+from vaebook.settings import checkpoint_dir, profile
 
 LossFn = Callable[[torch.nn.Module, tuple], dict[str, torch.Tensor]]
 
@@ -129,3 +130,55 @@ def final(history: dict[str, list[float]], key: str) -> float:
     """The last value of a metric, or NaN if it was never logged."""
     values = history.get(key, [])
     return values[-1] if values else math.nan
+
+
+def _training_settings(model: torch.nn.Module, loader: Iterable, epochs: int, lr: float) -> dict:
+    """What decides a trained model: profile, model, epochs, learning rate and the training data."""
+    x = getattr(loader, "x", None)
+    return {
+        "profile": profile(),
+        "model": f"{type(model).__name__} {getattr(model, 'config', {})}",
+        "epochs": int(epochs),
+        "lr": float(lr),
+        "images": len(x) if x is not None else None,
+        "data_mean": round(float(x.mean(dtype=torch.float64)), 8) if x is not None else None,  # tells data sets apart
+        "batch_size": getattr(loader, "batch_size", None),
+        "binarize": getattr(loader, "binarize", None),
+    }
+
+
+def train_or_load(model: torch.nn.Module, loader: Iterable, epochs: int, name: str, *, lr: float = 1e-3,
+                  loss_fn: LossFn = model_loss, folder: str | Path | None = None
+                  ) -> tuple[torch.nn.Module, float]:
+    """Train ``model`` for ``epochs`` epochs, or load the same training saved by an earlier run.
+
+    Without a folder (the argument, else ``VAEBOOK_CHECKPOINTS``) this just trains. With one, the
+    trained model is saved there as ``<name>-<profile>.pt`` with its training time and the settings
+    that made it, and a later run with the same settings loads it instead of training again: a
+    chapter whose full profile trains for an hour can be rerun, or finished after an interruption,
+    without repeating the training. A saved model whose settings differ is refused with a message
+    naming them, never loaded in silence. Returns the model in eval mode and its training seconds.
+    """
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
+        raise ValueError(f"a checkpoint name uses letters, digits, '_' and '-' only, got {name!r}")
+    folder = Path(folder) if folder is not None else checkpoint_dir()
+    settings = _training_settings(model, loader, epochs, lr)
+    path = folder / f"{name}-{settings['profile']}.pt" if folder is not None else None
+    if path is not None and path.exists():
+        state = load_checkpoint(path, map_location=next(model.parameters()).device)
+        saved = state.get("extra", {}).get("settings", {})
+        differences = [f"{key}: saved {saved.get(key)}, asked {value}"
+                       for key, value in settings.items() if saved.get(key) != value]
+        if differences:
+            raise CheckpointError(f"{path} was trained with other settings ({'; '.join(differences)}). "
+                                  "Delete it, or set VAEBOOK_CHECKPOINTS to another folder, to train again.")
+        restore_model(model, state, str(path))
+        seconds = float(sum(state["history"].get("seconds", [])))
+        print(f"loaded {path.name}: trained earlier for {epochs} epochs in {seconds:.0f} s (delete it to train again)")
+        return model.eval(), seconds
+    trainer = Trainer(model, loss_fn=loss_fn, lr=lr)
+    trainer.fit(loader, epochs=epochs)
+    if path is not None:
+        # the finished model without the optimizer's state: a third of the size, and nothing resumes from it
+        save_checkpoint(path, model, None, trainer.epoch, trainer.history, settings=settings)
+    return model.eval(), float(sum(trainer.history.get("seconds", [])))

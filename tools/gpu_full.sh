@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Run chapters in the full profile on an offline GPU machine, from the repository root there, with the
+# .gpu/ folder that tools/gpu_bundle.sh made beside it:
+#
+#   bash tools/gpu_full.sh OUT_DIR [NOTEBOOK ...]     (default: chapter 9)
+#
+# Installs the wheels into a private folder (nothing on the machine changes), runs tools/run_full.py
+# with the data in .gpu/data and VAEBOOK_CHECKPOINTS=OUT_DIR/checkpoints (seeded from .gpu/checkpoints),
+# and leaves in OUT_DIR the executed notebooks, the records they wrote and the trained models. If the run
+# is cut off, put OUT_DIR/checkpoints/*.pt in .gpu/checkpoints and run again: finished models load instead
+# of training. PROFILE=smoke rehearses the whole thing in a minute; GPU_DIR names another bundle folder.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:?usage: bash tools/gpu_full.sh OUT_DIR [NOTEBOOK ...]}
+shift
+[ $# -gt 0 ] || set -- notebooks/09_evaluating_vaes.ipynb
+OUT=$(mkdir -p "$OUT" && cd "$OUT" && pwd)
+BUNDLE=${GPU_DIR:-.gpu}        # what tools/gpu_bundle.sh made
+SITE=${SITE:-/tmp/vaebook-site}
+
+if compgen -G "$BUNDLE/wheels/*.whl" > /dev/null; then
+    python3 -m pip install --quiet --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" \
+        "$BUNDLE"/wheels/*.whl || { echo "gpu_full: installing $BUNDLE/wheels failed" >&2; exit 1; }
+    export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}"
+else
+    echo "gpu_full: no wheels in $BUNDLE/wheels; using the Jupyter that python3 has"
+fi
+export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 VAEBOOK_CHECKPOINTS="$OUT/checkpoints"
+[ -d "$BUNDLE/data" ] && export VAEBOOK_DATA="$(cd "$BUNDLE/data" && pwd)"
+mkdir -p "$VAEBOOK_CHECKPOINTS"
+cp "$BUNDLE"/checkpoints/*.pt "$VAEBOOK_CHECKPOINTS/" 2>/dev/null || true
+python3 -c "import torch, vaebook; print(f'vaebook {vaebook.__version__} from {vaebook.__file__}; torch {torch.__version__};',
+                                          vaebook.hardware(vaebook.get_device()))" || exit 1
+
+marker=$(mktemp)
+python3 tools/run_full.py --profile "${PROFILE:-full}" --out "$OUT" "$@"
+status=$?
+find src/vaebook/records -name '*.json' -newer "$marker" -exec cp {} "$OUT/" \;
+rm -f "$marker" "$VAEBOOK_CHECKPOINTS"/*.tmp
+ls -l "$OUT" "$VAEBOOK_CHECKPOINTS"
+exit $status

@@ -119,3 +119,47 @@ def test_toy_data_is_seeded_and_shaped():
 def test_smoke_fallback_is_mnist_only(offline):
     with pytest.raises(DataNotFoundError, match="fashion-mnist not found.*bundled for the smoke profile is MNIST only"):
         load_raw("fashion-mnist", "train")
+
+
+def test_cifar10_offline_says_where_it_looked(offline, tmp_path):
+    with pytest.raises(DataNotFoundError, match=r"cifar-10 not found \(looked for cifar-10-batches-py/ in: .*empty.*"
+                                                r"Set VAEBOOK_DATA to a folder holding cifar-10-batches-py/"):
+        data.load_cifar10("train")        # the smoke profile never downloads
+    with pytest.raises(ValueError, match="split must be 'train' or 'test'"):
+        data.load_cifar10("validation")
+
+
+def write_fake_cifar(root: Path) -> None:
+    """torchvision's CIFAR-10 layout: pickled batches of rows (R plane, G plane, B plane) and labels."""
+    import pickle
+
+    import numpy as np
+
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    for i, name in enumerate(["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"]):
+        rows = np.zeros((2, 3 * 32 * 32), dtype=np.uint8)
+        rows[:, :1024] = 255                      # red plane full, green half, blue empty
+        rows[:, 1024:2048] = 51 * (i % 5)
+        with open(folder / name, "wb") as f:
+            pickle.dump({"data": rows, "labels": [i, 9 - i]}, f)
+    with open(folder / "batches.meta", "wb") as f:
+        pickle.dump({"label_names": [f"class {k}" for k in range(10)]}, f)
+
+
+def test_cifar10_found_in_the_data_folder_is_channels_first_in_unit_interval(offline, tmp_path, monkeypatch):
+    import torchvision.datasets.cifar as cifar
+
+    root = tmp_path / "empty"
+    write_fake_cifar(root)
+    with pytest.raises(DataNotFoundError, match="cifar-10-batches-py is incomplete or fails its MD5 check"):
+        data.load_cifar10("train")         # the fake files fail torchvision's checksums
+    monkeypatch.setattr(cifar.CIFAR10, "_check_integrity", lambda self: True)
+    monkeypatch.setattr(cifar, "check_integrity", lambda *args, **kwargs: True)
+    images, labels = data.load_cifar10("train")
+    assert images.shape == (10, 3, 32, 32) and images.dtype == torch.float32
+    assert labels.tolist() == [0, 9, 1, 8, 2, 7, 3, 6, 4, 5]
+    assert torch.all(images[:, 0] == 1.0) and torch.all(images[:, 2] == 0.0)
+    assert torch.allclose(images[2:4, 1], torch.full((2, 32, 32), 51 / 255))
+    test_images, test_labels = data.load_cifar10("test")
+    assert test_images.shape == (2, 3, 32, 32) and test_labels.tolist() == [5, 4]

@@ -1,4 +1,4 @@
-"""Datasets as tensors in memory: MNIST and Fashion-MNIST, binarized or not, and 2-D toy data.
+"""Datasets as tensors in memory: MNIST and Fashion-MNIST, binarized or not, CIFAR-10, and 2-D toy data.
 
 Images are read once from torchvision's distribution files (checked against
 torchvision's MD5 sums), kept as one tensor on the training device, and batched
@@ -125,6 +125,42 @@ def load_raw(name: str = "mnist", split: str = "train", download: bool | None = 
     images = _read_idx_gz(raw / f"{prefix}-images-idx3-ubyte.gz")
     labels = _read_idx_gz(raw / f"{prefix}-labels-idx1-ubyte.gz").long()
     return images, labels
+
+
+def load_cifar10(split: str = "train", download: bool | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """CIFAR-10 as float images in [0, 1] of shape (N, 3, 32, 32) and int64 labels (N,).
+
+    Looked for as torchvision's ``cifar-10-batches-py`` folder in each data folder, then downloaded
+    into the cache (``download`` defaults to True except in the smoke profile). Not available:
+    :class:`DataNotFoundError`, whose one-line message names the folders searched.
+    """
+    from torchvision.datasets import CIFAR10
+
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    train = split == "train"
+    data = None
+    for root in data_dirs():
+        if (root / CIFAR10.base_folder).is_dir():
+            try:
+                data = CIFAR10(root=str(root), train=train, download=False)
+                break
+            except RuntimeError:  # torchvision's "Dataset not found or corrupted"
+                raise DataNotFoundError(f"cifar-10: {root / CIFAR10.base_folder} is incomplete or fails its MD5 "
+                                        "check; delete it and fetch again.") from None
+    if data is None and (download if download is not None else profile() != "smoke"):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                data = CIFAR10(root=str(data_dirs()[-1]), train=train, download=True)
+        except Exception:  # offline, proxy, HTTP error: all mean "not available here"
+            data = None
+    if data is None:
+        searched = ", ".join(str(d) for d in data_dirs())
+        raise DataNotFoundError(f"cifar-10 not found (looked for {CIFAR10.base_folder}/ in: {searched}) and it could "
+                                f"not be downloaded. Set VAEBOOK_DATA to a folder holding {CIFAR10.base_folder}/.")
+    images = torch.from_numpy(data.data).permute(0, 3, 1, 2).float().div(255)    # torchvision keeps (N, H, W, C)
+    return images, torch.tensor(data.targets, dtype=torch.long)
 
 
 def binarize_static(images: torch.Tensor, seed: int = 0) -> torch.Tensor:

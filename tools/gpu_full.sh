@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Run chapters in the full profile on an offline GPU machine, from the repository root there, with the
-# .gpu/ folder that tools/gpu_bundle.sh made beside it:
+# Run chapters in the full profile on an offline GPU machine, in a copy of the repository with the .gpu/
+# folder that tools/gpu_bundle.sh made in it:
 #
 #   bash tools/gpu_full.sh OUT_DIR [NOTEBOOK ...]     (default: chapter 9)
 #
@@ -10,12 +10,15 @@
 # is cut off, put OUT_DIR/checkpoints/*.pt in .gpu/checkpoints and run again: finished models load instead
 # of training. PROFILE=smoke rehearses the whole thing in a minute; GPU_DIR names another bundle folder.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${1:?usage: bash tools/gpu_full.sh OUT_DIR [NOTEBOOK ...]}
 shift
-[ $# -gt 0 ] || set -- notebooks/09_evaluating_vaes.ipynb
+[ $# -gt 0 ] || set -- "$ROOT/notebooks/09_evaluating_vaes.ipynb"
 OUT=$(mkdir -p "$OUT" && cd "$OUT" && pwd)
-BUNDLE=${GPU_DIR:-.gpu}        # what tools/gpu_bundle.sh made
+notebooks=()
+for nb in "$@"; do notebooks+=("$(realpath "$nb")") || exit 1; done
+cd "$ROOT"
+BUNDLE=${GPU_DIR:-.gpu}        # what tools/gpu_bundle.sh made (relative to the repository root)
 SITE=${SITE:-/tmp/vaebook-site}
 
 if compgen -G "$BUNDLE/wheels/*.whl" > /dev/null; then
@@ -23,6 +26,9 @@ if compgen -G "$BUNDLE/wheels/*.whl" > /dev/null; then
         "$BUNDLE"/wheels/*.whl || { echo "gpu_full: installing $BUNDLE/wheels failed" >&2; exit 1; }
     export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}"
 else
+    python3 -c "import nbclient, ipykernel" 2> /dev/null || {
+        echo "gpu_full: no wheels in $BUNDLE/wheels and python3 has no nbclient/ipykernel; run tools/gpu_bundle.sh first" >&2
+        exit 1; }
     echo "gpu_full: no wheels in $BUNDLE/wheels; using the Jupyter that python3 has"
 fi
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 VAEBOOK_CHECKPOINTS="$OUT/checkpoints"
@@ -33,7 +39,7 @@ python3 -c "import torch, vaebook; print(f'vaebook {vaebook.__version__} from {v
                                           vaebook.hardware(vaebook.get_device()))" || exit 1
 
 marker=$(mktemp)
-python3 tools/run_full.py --profile "${PROFILE:-full}" --out "$OUT" "$@"
+python3 tools/run_full.py --profile "${PROFILE:-full}" --out "$OUT" "${notebooks[@]}"
 status=$?
 find src/vaebook/records -name '*.json' -newer "$marker" -exec cp {} "$OUT/" \;
 rm -f "$marker" "$VAEBOOK_CHECKPOINTS"/*.tmp

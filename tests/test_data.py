@@ -18,7 +18,7 @@ def offline(monkeypatch, tmp_path):
     """No data directory holds any file, and downloads are not attempted."""
     monkeypatch.setenv("VAEBOOK_DATA", str(tmp_path / "empty"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setattr(data, "_try_download", lambda name: None)
+    monkeypatch.setattr(data, "_try_download", lambda cls, train=True: None)
 
 
 def test_smoke_profile_falls_back_to_the_bundled_subset(offline, capsys):

@@ -57,3 +57,10 @@ def test_shipped_records_are_readable():
         record = load_record(path.stem)
         assert record["profile"] == "full", path
         assert record["seconds"] > 0 and record["hardware"], path
+
+
+def test_duration_in_seconds_then_minutes():
+    from vaebook.records import duration
+
+    assert duration(3.4) == "3 s" and duration(119) == "119 s"
+    assert duration(120) == "2.0 min" and duration(4314.1) == "71.9 min"

@@ -45,3 +45,18 @@ def test_a_rehearsal_runs_in_the_profile_it_names(tmp_path):
     assert result.returncode == 0, result.stderr
     executed = nbformat.read(tmp_path / "out" / "probe.ipynb", as_version=4)
     assert executed.cells[0].outputs[0]["text"].strip() == "smoke"
+
+
+def test_a_record_written_is_reported_and_copied_beside_the_executed_notebook(tmp_path):
+    from vaebook.records import RECORDS_DIR
+
+    name = "probe_run_full_test"
+    nb = write_notebook(tmp_path / "probe.ipynb",
+                        f"from vaebook.records import save_record\nsave_record({name!r}, {{'x': 1.0}}, hardware='test', seconds=1)")
+    try:
+        result = run_full(nb, "--out", tmp_path / "out")
+        assert result.returncode == 0, result.stderr
+        assert f"record written: {RECORDS_DIR / (name + '.json')}" in result.stdout
+        assert (tmp_path / "out" / f"{name}.json").read_text() == (RECORDS_DIR / f"{name}.json").read_text()
+    finally:
+        (RECORDS_DIR / f"{name}.json").unlink(missing_ok=True)

@@ -38,10 +38,8 @@ cp "$BUNDLE"/checkpoints/*.pt "$VAEBOOK_CHECKPOINTS/" 2>/dev/null || true
 python3 -c "import torch, vaebook; print(f'vaebook {vaebook.__version__} from {vaebook.__file__}; torch {torch.__version__};',
                                           vaebook.hardware(vaebook.get_device()))" || exit 1
 
-marker=$(mktemp)
-python3 tools/run_full.py --profile "${PROFILE:-full}" --out "$OUT" "${notebooks[@]}"
+python3 tools/run_full.py --profile "${PROFILE:-full}" --out "$OUT" "${notebooks[@]}"    # copies its records to OUT
 status=$?
-find src/vaebook/records -name '*.json' -newer "$marker" -exec cp {} "$OUT/" \;
-rm -f "$marker" "$VAEBOOK_CHECKPOINTS"/*.tmp
+rm -f "$VAEBOOK_CHECKPOINTS"/*.tmp
 ls -l "$OUT" "$VAEBOOK_CHECKPOINTS"
 exit $status

@@ -7,13 +7,15 @@ Each notebook executes in its own folder with ``VAEBOOK_PROFILE=full`` and no ti
 (``--profile smoke`` rehearses the same run in seconds).
 The executed copy (figures and printed numbers, for reading) goes to ``_build/full/``; the chapters
 that have a results table save its numbers with ``vaebook.records.save_record`` into
-``src/vaebook/records/``, which are committed so that the book's other profiles show them.
+``src/vaebook/records/``, which are committed so that the book's other profiles show them. A copy
+of each record written goes beside the executed notebooks, so that one folder holds a run's results.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -22,6 +24,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from vaebook import PROFILES
 from vaebook.records import RECORDS_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,7 +53,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, default=ROOT / "_build" / "full", help="where the executed copies go")
-    parser.add_argument("--profile", choices=("smoke", "book", "full"), default="full",
+    parser.add_argument("--profile", choices=PROFILES, default="full",
                         help="full (the default), or smoke to rehearse the run in seconds")
     args = parser.parse_args()
     os.environ["VAEBOOK_PROFILE"] = args.profile    # the kernel inherits it
@@ -58,7 +61,9 @@ def main() -> int:
     ok = all([run(nb.resolve(), args.out) for nb in args.notebooks])
     for path in RECORDS_DIR.glob("*.json"):
         if before.get(path) != path.stat().st_mtime:
-            print(f"record written: {path}")
+            args.out.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, args.out)
+            print(f"record written: {path} (copy in {args.out})")
     return 0 if ok else 1
 
 

@@ -78,15 +78,18 @@ def _read_idx_gz(path: Path) -> torch.Tensor:
     return torch.from_numpy(array.copy()).view(*shape)
 
 
-def _try_download(name: str) -> None:
-    """Let torchvision fetch the files into the cache; any failure becomes one clear message later."""
-    cls = _dataset_class(name)
+def _try_download(cls: type, train: bool = True):
+    """Let torchvision fetch a dataset into the cache: the dataset, or None where it cannot.
+
+    Any failure (offline, proxy, HTTP error: all mean "not available here") becomes one clear
+    DataNotFoundError in the caller.
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            cls(root=str(data_dirs()[-1]), train=True, download=True)
-    except Exception:  # offline, proxy, HTTP error: all mean "not available here"
-        pass
+            return cls(root=str(data_dirs()[-1]), train=train, download=True)
+    except Exception:
+        return None
 
 
 def _bundled(split: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -110,7 +113,7 @@ def load_raw(name: str = "mnist", split: str = "train", download: bool | None = 
     smoke = profile() == "smoke"
     raw = _find_raw_folder(name)
     if raw is None and (download if download is not None else not smoke):
-        _try_download(name)
+        _try_download(cls)
         raw = _find_raw_folder(name)
     if raw is None:
         if smoke and name == "mnist":
@@ -149,12 +152,7 @@ def load_cifar10(split: str = "train", download: bool | None = None) -> tuple[to
                 raise DataNotFoundError(f"cifar-10: {root / CIFAR10.base_folder} is incomplete or fails its MD5 "
                                         "check; delete it and fetch again.") from None
     if data is None and (download if download is not None else profile() != "smoke"):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                data = CIFAR10(root=str(data_dirs()[-1]), train=train, download=True)
-        except Exception:  # offline, proxy, HTTP error: all mean "not available here"
-            data = None
+        data = _try_download(CIFAR10, train)
     if data is None:
         searched = ", ".join(str(d) for d in data_dirs())
         raise DataNotFoundError(f"cifar-10 not found (looked for {CIFAR10.base_folder}/ in: {searched}) and it could "

@@ -77,6 +77,11 @@ def load_record(name: str, directory: Path | str | None = None) -> dict[str, Any
     return record
 
 
+def duration(seconds: float) -> str:
+    """A run's training time for a table: in seconds under two minutes, else in minutes."""
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
 def describe(record: dict[str, Any]) -> str:
     """One line for a table's 'where' column: profile, hardware, training time and date."""
     minutes = record["seconds"] / 60

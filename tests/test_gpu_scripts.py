@@ -7,6 +7,8 @@ from pathlib import Path
 
 import nbformat
 
+from vaebook.checkpoint import load_checkpoint
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -53,3 +55,31 @@ def test_rehearsal_runs_the_notebook_and_returns_models_and_copy(tmp_path):
     executed = nbformat.read(tmp_path / "out" / "probe.ipynb", as_version=4)
     assert executed.cells[0].outputs[0]["text"].strip() == "smoke ['earlier-full.pt']"
     assert (tmp_path / "out" / "checkpoints" / "earlier-full.pt").is_file()
+
+
+def test_a_run_cut_off_by_time_limit_keeps_its_unfinished_model(tmp_path):
+    """TIME_LIMIT stops the notebook; the model saved after its last whole epoch comes back and is kept."""
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import time, torch\n"
+        "from vaebook.data import TensorLoader\n"
+        "from vaebook.models import build_model\n"
+        "from vaebook.train import train_or_load\n"
+        "class SlowLoader(TensorLoader):      # half a second per epoch, so that the limit lands mid-run\n"
+        "    def __iter__(self):\n"
+        "        time.sleep(0.5)\n"
+        "        yield from super().__iter__()\n"
+        "x = torch.ones(64, 1, 28, 28)\n"
+        "train_or_load(build_model('mlp', latent_dim=2, hidden=8), SlowLoader((x, torch.zeros(64, dtype=torch.long)), 64),\n"
+        "              1000, 'slow')")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "slow.ipynb")
+    result = run_script("gpu_full.sh", tmp_path / "out", tmp_path / "slow.ipynb",
+                        env={"GPU_DIR": str(bundle), "PROFILE": "smoke", "TIME_LIMIT": "12"})
+    assert result.returncode == 124, result.stdout + result.stderr
+    assert "gpu_full: stopped after TIME_LIMIT=12 s" in result.stderr
+    for folder in (tmp_path / "out" / "checkpoints", bundle / "checkpoints"):
+        assert [p.name for p in folder.iterdir()] == ["slow-smoke.unfinished.pt"]
+    state = load_checkpoint(bundle / "checkpoints" / "slow-smoke.unfinished.pt")
+    assert 1 <= state["epoch"] < 1000 and state["optimizer_state"] is not None and state["rng_state"] is not None

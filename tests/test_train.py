@@ -68,16 +68,40 @@ def test_checkpoint_round_trip_loads_weights_only(tmp_path):
 
 
 def test_resume_continues_exactly(tmp_path):
+    """1 epoch, a new process's worth of fresh objects, 2 more epochs == 3 epochs straight through."""
+    def loaders():
+        return (TensorLoader(tiny_data(), batch_size=64, seed=5, binarize="dynamic"),
+                TensorLoader(tiny_data(64, 1), 64, shuffle=False))
+
     seed_everything(5)
-    loader = TensorLoader(tiny_data(), batch_size=64, seed=5)
     straight = Trainer(build_model("mlp", latent_dim=4, hidden=32), progress=False)
-    straight.fit(loader, 1, checkpoint=tmp_path / "one.pt")
-    resumed = Trainer(build_model("mlp", latent_dim=4, hidden=32), progress=False).resume(tmp_path / "one.pt")
-    assert resumed.epoch == 1 and resumed.history == straight.history
-    for p, q in zip(resumed.optimizer.state_dict()["state"].values(), straight.optimizer.state_dict()["state"].values()):
-        assert torch.equal(p["exp_avg"], q["exp_avg"])
-    resumed.fit(loader, 2)
-    assert resumed.epoch == 2 and len(resumed.history["train_loss"]) == 2
+    straight.fit(*loaders()[:1], 3, test_loader=loaders()[1])
+
+    seed_everything(5)
+    first = Trainer(build_model("mlp", latent_dim=4, hidden=32), progress=False)
+    train_loader, test_loader = loaders()
+    first.fit(train_loader, 1, test_loader=test_loader, checkpoint=tmp_path / "one.pt")
+    torch.manual_seed(123)      # whatever happens in between: another seed, other draws
+    torch.rand(1000)
+    train_loader, test_loader = loaders()
+    resumed = Trainer(build_model("mlp", latent_dim=4, hidden=32), progress=False).resume(tmp_path / "one.pt", train_loader)
+    assert resumed.epoch == 1 and resumed.history == first.history
+    resumed.fit(train_loader, 3, test_loader=test_loader)
+    assert resumed.history["epoch"] == [1, 2, 3]
+    for key in ("train_loss", "test_neg_elbo"):
+        assert resumed.history[key] == straight.history[key], key
+    for p, q in zip(resumed.model.parameters(), straight.model.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_resume_without_random_states_still_loads(tmp_path):
+    """Checkpoints written without random states (older ones, or by hand) resume, just not draw for draw."""
+    trainer = run(1)
+    path = save_checkpoint(tmp_path / "old.pt", trainer.model, trainer.optimizer, trainer.epoch, trainer.history)
+    resumed = Trainer(build_model("mlp", latent_dim=4, hidden=32), progress=False).resume(path)
+    assert resumed.epoch == 2
+    resumed.fit(TensorLoader(tiny_data(), batch_size=64), 3)
+    assert resumed.history["epoch"] == [1, 2, 3]
 
 
 def test_corrupt_and_foreign_checkpoints_are_explained(tmp_path):
@@ -150,3 +174,39 @@ def test_train_or_load_explains_bad_names_and_corrupt_files(tmp_path):
     (tmp_path / "tiny-smoke.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="tiny-smoke.pt is not a readable checkpoint"):
         train_or_load(build_model("mlp", latent_dim=2, hidden=8), tiny_loader(), 1, "tiny", folder=tmp_path)
+
+
+class Interrupt(Exception):
+    """Stands in for a run killed part-way (a time limit, a closed laptop)."""
+
+
+def test_train_or_load_finishes_an_interrupted_run_exactly(tmp_path, monkeypatch, capsys):
+    seed_everything(0)
+    straight, _ = train_or_load(build_model("mlp", latent_dim=4, hidden=32), tiny_loader(), 3, "tiny",
+                                folder=tmp_path / "straight")
+
+    real_epoch, calls = Trainer.train_epoch, {"n": 0}
+
+    def dies_in_epoch_three(self, loader):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise Interrupt
+        return real_epoch(self, loader)
+
+    monkeypatch.setattr(Trainer, "train_epoch", dies_in_epoch_three)
+    seed_everything(0)
+    with pytest.raises(Interrupt):
+        train_or_load(build_model("mlp", latent_dim=4, hidden=32), tiny_loader(), 3, "tiny", folder=tmp_path)
+    unfinished = tmp_path / "tiny-smoke.unfinished.pt"
+    assert not (tmp_path / "tiny-smoke.pt").exists() and load_checkpoint(unfinished)["epoch"] == 2
+    with pytest.raises(CheckpointError, match=r"unfinished.pt was trained with other settings \(epochs: saved 3, asked 4\)"):
+        train_or_load(build_model("mlp", latent_dim=4, hidden=32), tiny_loader(), 4, "tiny", folder=tmp_path)
+
+    monkeypatch.setattr(Trainer, "train_epoch", real_epoch)
+    seed_everything(99)         # a new session: other seeds, a fresh model; the saved states take over
+    finished, seconds = train_or_load(build_model("mlp", latent_dim=4, hidden=32), tiny_loader(), 3, "tiny", folder=tmp_path)
+    assert "resuming tiny-smoke.unfinished.pt after epoch 2 of 3" in capsys.readouterr().out
+    assert not unfinished.exists() and load_checkpoint(tmp_path / "tiny-smoke.pt")["history"]["epoch"] == [1, 2, 3]
+    assert seconds > 0
+    for p, q in zip(finished.parameters(), straight.parameters()):
+        assert torch.equal(p, q)

@@ -6,9 +6,12 @@
 #
 # Installs the wheels into a private folder (nothing on the machine changes), runs tools/run_full.py
 # with the data in .gpu/data and VAEBOOK_CHECKPOINTS=OUT_DIR/checkpoints (seeded from .gpu/checkpoints),
-# and leaves in OUT_DIR the executed notebooks, the records they wrote and the trained models. If the run
-# is cut off, put OUT_DIR/checkpoints/*.pt in .gpu/checkpoints and run again: finished models load instead
-# of training. PROFILE=smoke rehearses the whole thing in a minute; GPU_DIR names another bundle folder.
+# and leaves in OUT_DIR the executed notebooks, the records they wrote and the trained models: finished
+# ones, and the unfinished one saved after its last epoch. Run again with those in .gpu/checkpoints and
+# finished models load, the unfinished one goes on from where it stopped. TIME_LIMIT=540 stops the
+# notebooks after 540 s, so that the script itself can still copy the models back into .gpu/checkpoints
+# (a rerun on the same machine then needs nothing carried) before a caller's own limit kills it.
+# PROFILE=smoke rehearses the whole thing in a minute; GPU_DIR names another bundle folder.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${1:?usage: bash tools/gpu_full.sh OUT_DIR [NOTEBOOK ...]}
@@ -38,8 +41,17 @@ cp "$BUNDLE"/checkpoints/*.pt "$VAEBOOK_CHECKPOINTS/" 2>/dev/null || true
 python3 -c "import torch, vaebook; print(f'vaebook {vaebook.__version__} from {vaebook.__file__}; torch {torch.__version__};',
                                           vaebook.hardware(vaebook.get_device()))" || exit 1
 
-python3 tools/run_full.py --profile "${PROFILE:-full}" --out "$OUT" "${notebooks[@]}"    # copies its records to OUT
+limit=()
+[ -n "${TIME_LIMIT:-}" ] && limit=(timeout --kill-after=30 "$TIME_LIMIT")
+${limit[@]+"${limit[@]}"} python3 tools/run_full.py --profile "${PROFILE:-full}" --out "$OUT" "${notebooks[@]}"   # copies its records to OUT
 status=$?
+sleep 2                                             # a kernel cut off with its notebook exits within a second
 rm -f "$VAEBOOK_CHECKPOINTS"/*.tmp
+mkdir -p "$BUNDLE/checkpoints" && rm -f "$BUNDLE"/checkpoints/*.pt
+cp "$VAEBOOK_CHECKPOINTS"/*.pt "$BUNDLE/checkpoints/" 2>/dev/null || true
 ls -l "$OUT" "$VAEBOOK_CHECKPOINTS"
+if [ $status -eq 124 ] || [ $status -eq 137 ]; then
+    echo "gpu_full: stopped after TIME_LIMIT=$TIME_LIMIT s. The models trained so far are in $VAEBOOK_CHECKPOINTS and" \
+         "$BUNDLE/checkpoints; run the same command again to go on from there." >&2
+fi
 exit $status

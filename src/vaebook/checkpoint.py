@@ -1,7 +1,8 @@
 """Checkpoints that hold only tensors and plain data, so ``torch.load(weights_only=True)`` reads them.
 
 A checkpoint records the model's registry name and config (to rebuild it), its
-``state_dict``, the optimizer's, the epoch, the metric history and the package version.
+``state_dict``, the optimizer's, the epoch, the metric history, the package version and,
+for a run to resume exactly, the random number generators' states.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ class CheckpointError(RuntimeError):
 
 
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
-                    epoch: int = 0, history: dict[str, list[float]] | None = None, **extra: Any) -> Path:
+                    epoch: int = 0, history: dict[str, list[float]] | None = None,
+                    rng_state: dict[str, Any] | None = None, **extra: Any) -> Path:
     """Write a checkpoint atomically (to a temporary file, then renamed)."""
     from vaebook import __version__
     from vaebook.models import model_name
@@ -37,6 +39,7 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer: torch.
         "optimizer_state": optimizer.state_dict() if optimizer is not None else None,
         "epoch": int(epoch),
         "history": history or {},
+        "rng_state": rng_state,
         "extra": extra,
     }
     tmp = path.with_suffix(path.suffix + ".tmp")

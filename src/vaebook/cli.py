@@ -113,7 +113,7 @@ def run_train(args: argparse.Namespace) -> None:
     trainer = Trainer(model, loss_fn=partial(model_loss, beta=args.beta), lr=args.lr)
     trainer.meta = {"dataset": args.dataset, "binarize": args.binarize, "seed": args.seed}
     if args.resume:
-        trainer.resume(args.resume)
+        trainer.resume(args.resume, train_loader)
     checkpoint = args.checkpoint or (args.json.with_suffix(".pt") if args.json else Path("runs") / f"{args.model}.pt")
     print(f"training {args.model} on {args.dataset} ({len(train_set)} images) on {device}, "
           f"{args.epochs} epochs; checkpoint {checkpoint}")

@@ -33,6 +33,35 @@ def make_adam(params, lr: float = 1e-3) -> torch.optim.Optimizer:
         return torch.optim.Adam(params, lr=lr)
 
 
+def rng_state(loader: Iterable | None = None) -> dict[str, object]:
+    """The random states a training run draws from: torch's (CPU and accelerator) and the loader's shuffle.
+
+    Saved with a checkpoint, they make a resumed run draw the same batches, binarizations and noise
+    as a run that was never interrupted.
+    """
+    state: dict[str, object] = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    if hasattr(torch, "mps") and torch.backends.mps.is_available():
+        state["mps"] = torch.mps.get_rng_state()
+    generator = getattr(loader, "generator", None)
+    if isinstance(generator, torch.Generator):
+        state["loader"] = generator.get_state()
+    return state
+
+
+def set_rng_state(state: dict[str, object], loader: Iterable | None = None) -> None:
+    """Restore what :func:`rng_state` saved (the parts this machine and loader have)."""
+    torch.set_rng_state(state["cpu"])
+    if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    if "mps" in state and hasattr(torch, "mps") and torch.backends.mps.is_available():
+        torch.mps.set_rng_state(state["mps"])
+    generator = getattr(loader, "generator", None)
+    if "loader" in state and isinstance(generator, torch.Generator):
+        generator.set_state(state["loader"])
+
+
 class NonFiniteLossError(FloatingPointError):
     """The loss became NaN or infinite; the message names the epoch and step."""
 
@@ -85,7 +114,11 @@ class Trainer:
     def fit(self, train_loader: Iterable, epochs: int, test_loader: Iterable | None = None,
             checkpoint: str | Path | None = None, on_epoch: Callable[[int, dict], None] | None = None
             ) -> dict[str, list[float]]:
-        """Train until ``epochs`` epochs are done in total (a resumed run continues its count)."""
+        """Train until ``epochs`` epochs are done in total (a resumed run continues its count).
+
+        With ``checkpoint`` the run is saved after every epoch, random states included, so that
+        :meth:`resume` continues it exactly where it stopped.
+        """
         for _ in range(self.epoch, epochs):
             start = time.perf_counter()
             train_metrics = self.train_epoch(train_loader)
@@ -98,10 +131,10 @@ class Trainer:
             if test_loader is not None:
                 for key, value in evaluate(self.model, test_loader, self.loss_fn).items():
                     self._log(f"test_{key}", value)
-            if checkpoint is not None:
-                self.save(checkpoint)
             if on_epoch is not None:
                 on_epoch(self.epoch, {k: v[-1] for k, v in self.history.items()})
+            if checkpoint is not None:   # after on_epoch, so a resumed run starts from the same random state
+                self.save(checkpoint, rng_state=rng_state(train_loader))
             if self.progress:
                 # the bound itself where the model has one (the loss may be β-weighted), else the loss
                 suffix = "neg_elbo" if "train_neg_elbo" in self.history else "loss"
@@ -110,19 +143,26 @@ class Trainer:
                            + f" ({seconds:.1f} s)")
         return self.history
 
-    def save(self, path: str | Path, **extra) -> Path:
-        """Checkpoint the model, optimizer, epoch count and history."""
-        return save_checkpoint(path, self.model, self.optimizer, self.epoch, self.history, **{**self.meta, **extra})
+    def save(self, path: str | Path, rng_state: dict | None = None, **extra) -> Path:
+        """Checkpoint the model, optimizer, epoch count and history (and random states, if given)."""
+        return save_checkpoint(path, self.model, self.optimizer, self.epoch, self.history, rng_state=rng_state,
+                               **{**self.meta, **extra})
 
-    def resume(self, path: str | Path) -> "Trainer":
-        """Continue from a checkpoint written by :meth:`save`."""
-        state = load_checkpoint(path, map_location=next(self.model.parameters()).device)
+    def resume(self, path: str | Path, loader: Iterable | None = None) -> "Trainer":
+        """Continue from a checkpoint written by :meth:`save`.
+
+        Pass the training loader to restore its shuffling too; with the random states that
+        :meth:`fit` saved, the continued run then matches one that was never interrupted.
+        """
+        state = load_checkpoint(path, map_location="cpu")    # random states stay on the CPU; weights are copied over
         restore_model(self.model, state, str(path))
         if state.get("optimizer_state") is not None:
             self.optimizer.load_state_dict(state["optimizer_state"])
         self.epoch = state["epoch"]
         self.history = {k: list(v) for k, v in state["history"].items()}
         self.meta = {**state.get("extra", {}), **self.meta}
+        if state.get("rng_state") is not None:
+            set_rng_state(state["rng_state"], loader)
         return self
 
 
@@ -147,38 +187,55 @@ def _training_settings(model: torch.nn.Module, loader: Iterable, epochs: int, lr
     }
 
 
+def _check_settings(path: Path, state: dict, settings: dict) -> None:
+    """Refuse a saved run whose settings differ from the ones asked for, naming each difference."""
+    saved = state.get("extra", {}).get("settings", {})
+    differences = [f"{key}: saved {saved.get(key)}, asked {value}"
+                   for key, value in settings.items() if saved.get(key) != value]
+    if differences:
+        raise CheckpointError(f"{path} was trained with other settings ({'; '.join(differences)}). "
+                              "Delete it, or set VAEBOOK_CHECKPOINTS to another folder, to train again.")
+
+
 def train_or_load(model: torch.nn.Module, loader: Iterable, epochs: int, name: str, *, lr: float = 1e-3,
                   loss_fn: LossFn = model_loss, folder: str | Path | None = None
                   ) -> tuple[torch.nn.Module, float]:
     """Train ``model`` for ``epochs`` epochs, or load the same training saved by an earlier run.
 
     Without a folder (the argument, else ``VAEBOOK_CHECKPOINTS``) this just trains. With one, the
-    trained model is saved there as ``<name>-<profile>.pt`` with its training time and the settings
-    that made it, and a later run with the same settings loads it instead of training again: a
-    chapter whose full profile trains for an hour can be rerun, or finished after an interruption,
-    without repeating the training. A saved model whose settings differ is refused with a message
-    naming them, never loaded in silence. Returns the model in eval mode and its training seconds.
+    run is saved after every epoch as ``<name>-<profile>.unfinished.pt`` and, once done, the trained
+    model as ``<name>-<profile>.pt`` with its training time and the settings that made it. A later
+    run with the same settings loads the finished model instead of training again, or continues an
+    unfinished one from its last epoch, drawing the same random numbers as an uninterrupted run: a
+    chapter whose full profile trains for an hour can be stopped and finished later. A saved run
+    whose settings differ is refused with a message naming them, never used in silence.
+    Returns the model in eval mode and its training seconds.
     """
     if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
         raise ValueError(f"a checkpoint name uses letters, digits, '_' and '-' only, got {name!r}")
     folder = Path(folder) if folder is not None else checkpoint_dir()
     settings = _training_settings(model, loader, epochs, lr)
-    path = folder / f"{name}-{settings['profile']}.pt" if folder is not None else None
-    if path is not None and path.exists():
+    trainer = Trainer(model, loss_fn=loss_fn, lr=lr)
+    if folder is None:
+        trainer.fit(loader, epochs=epochs)
+        return model.eval(), float(sum(trainer.history.get("seconds", [])))
+
+    path = folder / f"{name}-{settings['profile']}.pt"
+    unfinished = folder / f"{name}-{settings['profile']}.unfinished.pt"
+    if path.exists():
         state = load_checkpoint(path, map_location=next(model.parameters()).device)
-        saved = state.get("extra", {}).get("settings", {})
-        differences = [f"{key}: saved {saved.get(key)}, asked {value}"
-                       for key, value in settings.items() if saved.get(key) != value]
-        if differences:
-            raise CheckpointError(f"{path} was trained with other settings ({'; '.join(differences)}). "
-                                  "Delete it, or set VAEBOOK_CHECKPOINTS to another folder, to train again.")
+        _check_settings(path, state, settings)
         restore_model(model, state, str(path))
         seconds = float(sum(state["history"].get("seconds", [])))
         print(f"loaded {path.name}: trained earlier for {epochs} epochs in {seconds:.0f} s (delete it to train again)")
         return model.eval(), seconds
-    trainer = Trainer(model, loss_fn=loss_fn, lr=lr)
-    trainer.fit(loader, epochs=epochs)
-    if path is not None:
-        # the finished model without the optimizer's state: a third of the size, and nothing resumes from it
-        save_checkpoint(path, model, None, trainer.epoch, trainer.history, settings=settings)
+    if unfinished.exists():
+        _check_settings(unfinished, load_checkpoint(unfinished), settings)
+        trainer.resume(unfinished, loader)
+        print(f"resuming {unfinished.name} after epoch {trainer.epoch} of {epochs}")
+    trainer.meta = {"settings": settings}
+    trainer.fit(loader, epochs=epochs, checkpoint=unfinished)
+    # the finished model without the optimizer's state: a third of the size, and nothing resumes from it
+    save_checkpoint(path, model, None, trainer.epoch, trainer.history, settings=settings)
+    unfinished.unlink(missing_ok=True)
     return model.eval(), float(sum(trainer.history.get("seconds", [])))

@@ -136,17 +136,18 @@ def tiny_loader(seed=0, n=256):
 def test_train_or_load_trains_once_then_loads(tmp_path, monkeypatch):
     monkeypatch.setenv("VAEBOOK_CHECKPOINTS", str(tmp_path))
     seed_everything(0)
-    first, seconds = train_or_load(build_model("mlp", latent_dim=4, hidden=32), tiny_loader(), 2, "tiny")
+    first, training = train_or_load(build_model("mlp", latent_dim=4, hidden=32), tiny_loader(), 2, "tiny")
     path = tmp_path / "tiny-smoke.pt"
-    assert path.is_file() and seconds > 0 and not first.training
+    assert path.is_file() and training.seconds > 0 and not first.training
+    assert training.hardware.endswith("CPU") and str(training).endswith(f"of training on {training.hardware}")
     assert load_checkpoint(path)["optimizer_state"] is None        # a finished model, not a run to resume
 
     def no_training(*args, **kwargs):
         raise AssertionError("a saved model with the same settings must be loaded, not trained again")
 
     monkeypatch.setattr(Trainer, "fit", no_training)
-    second, seconds_again = train_or_load(build_model("mlp", latent_dim=4, hidden=32), tiny_loader(), 2, "tiny")
-    assert seconds_again == pytest.approx(seconds)
+    second, training_again = train_or_load(build_model("mlp", latent_dim=4, hidden=32), tiny_loader(), 2, "tiny")
+    assert training_again == training
     for p, q in zip(first.parameters(), second.parameters()):
         assert torch.equal(p, q)
 
@@ -154,8 +155,8 @@ def test_train_or_load_trains_once_then_loads(tmp_path, monkeypatch):
 def test_train_or_load_without_a_folder_just_trains(tmp_path, monkeypatch):
     monkeypatch.delenv("VAEBOOK_CHECKPOINTS", raising=False)
     monkeypatch.chdir(tmp_path)
-    model, seconds = train_or_load(build_model("mlp", latent_dim=2, hidden=8), tiny_loader(), 1, "tiny")
-    assert seconds > 0 and list(tmp_path.iterdir()) == []
+    model, training = train_or_load(build_model("mlp", latent_dim=2, hidden=8), tiny_loader(), 1, "tiny")
+    assert training.seconds > 0 and list(tmp_path.iterdir()) == []
 
 
 def test_train_or_load_refuses_a_model_trained_otherwise(tmp_path):
@@ -204,9 +205,35 @@ def test_train_or_load_finishes_an_interrupted_run_exactly(tmp_path, monkeypatch
 
     monkeypatch.setattr(Trainer, "train_epoch", real_epoch)
     seed_everything(99)         # a new session: other seeds, a fresh model; the saved states take over
-    finished, seconds = train_or_load(build_model("mlp", latent_dim=4, hidden=32), tiny_loader(), 3, "tiny", folder=tmp_path)
+    finished, training = train_or_load(build_model("mlp", latent_dim=4, hidden=32), tiny_loader(), 3, "tiny", folder=tmp_path)
     assert "resuming tiny-smoke.unfinished.pt after epoch 2 of 3" in capsys.readouterr().out
     assert not unfinished.exists() and load_checkpoint(tmp_path / "tiny-smoke.pt")["history"]["epoch"] == [1, 2, 3]
-    assert seconds > 0
+    assert training.seconds > 0
     for p, q in zip(finished.parameters(), straight.parameters()):
         assert torch.equal(p, q)
+
+
+def test_train_or_load_reports_where_the_model_trained(tmp_path, monkeypatch, capsys):
+    """A model trained on a GPU and loaded on a laptop keeps the GPU's name; a run resumed elsewhere names both."""
+    monkeypatch.setattr("vaebook.train.hardware", lambda device: "Test GPU")
+    _, trained = train_or_load(build_model("mlp", latent_dim=2, hidden=8), tiny_loader(), 1, "gpu", folder=tmp_path)
+    assert trained.hardware == "Test GPU"
+
+    real_epoch = Trainer.train_epoch
+
+    def dies_in_epoch_two(self, loader):
+        if self.epoch == 1:
+            raise Interrupt
+        return real_epoch(self, loader)
+
+    monkeypatch.setattr(Trainer, "train_epoch", dies_in_epoch_two)
+    with pytest.raises(Interrupt):
+        train_or_load(build_model("mlp", latent_dim=2, hidden=8), tiny_loader(), 2, "moved", folder=tmp_path)
+
+    monkeypatch.setattr(Trainer, "train_epoch", real_epoch)
+    monkeypatch.setattr("vaebook.train.hardware", lambda device: "Laptop CPU")
+    _, loaded = train_or_load(build_model("mlp", latent_dim=2, hidden=8), tiny_loader(), 1, "gpu", folder=tmp_path)
+    assert loaded == trained and "on Test GPU" in capsys.readouterr().out
+    _, moved = train_or_load(build_model("mlp", latent_dim=2, hidden=8), tiny_loader(), 2, "moved", folder=tmp_path)
+    assert moved.hardware == "Test GPU, then Laptop CPU"
+    assert "the epochs so far ran on Test GPU, the rest run on Laptop CPU" in capsys.readouterr().out

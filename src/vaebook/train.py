@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -19,7 +20,8 @@ from tqdm.auto import tqdm
 from vaebook.checkpoint import CheckpointError, load_checkpoint, restore_model, save_checkpoint
 from vaebook.evaluate import evaluate
 from vaebook.losses import model_loss
-from vaebook.settings import checkpoint_dir, profile
+from vaebook.records import duration
+from vaebook.settings import checkpoint_dir, hardware, profile
 
 LossFn = Callable[[torch.nn.Module, tuple], dict[str, torch.Tensor]]
 
@@ -197,28 +199,41 @@ def _check_settings(path: Path, state: dict, settings: dict) -> None:
                               "Delete it, or set VAEBOOK_CHECKPOINTS to another folder, to train again.")
 
 
+@dataclass(frozen=True)
+class Training:
+    """How a model was trained: seconds of training and the hardware they ran on (not where it runs now)."""
+
+    seconds: float
+    hardware: str
+
+    def __str__(self) -> str:
+        return f"{duration(self.seconds)} of training on {self.hardware}"
+
+
 def train_or_load(model: torch.nn.Module, loader: Iterable, epochs: int, name: str, *, lr: float = 1e-3,
                   loss_fn: LossFn = model_loss, folder: str | Path | None = None
-                  ) -> tuple[torch.nn.Module, float]:
+                  ) -> tuple[torch.nn.Module, Training]:
     """Train ``model`` for ``epochs`` epochs, or load the same training saved by an earlier run.
 
     Without a folder (the argument, else ``VAEBOOK_CHECKPOINTS``) this just trains. With one, the
     run is saved after every epoch as ``<name>-<profile>.unfinished.pt`` and, once done, the trained
-    model as ``<name>-<profile>.pt`` with its training time and the settings that made it. A later
-    run with the same settings loads the finished model instead of training again, or continues an
-    unfinished one from its last epoch, drawing the same random numbers as an uninterrupted run: a
-    chapter whose full profile trains for an hour can be stopped and finished later. A saved run
-    whose settings differ is refused with a message naming them, never used in silence.
-    Returns the model in eval mode and its training seconds.
+    model as ``<name>-<profile>.pt`` with its training time, the hardware it trained on and the
+    settings that made it. A later run with the same settings loads the finished model instead of
+    training again, or continues an unfinished one from its last epoch, drawing the same random
+    numbers as an uninterrupted run: a chapter whose full profile trains for an hour can be stopped
+    and finished later. A saved run whose settings differ is refused with a message naming them,
+    never used in silence. Returns the model in eval mode and its :class:`Training`, so that a
+    model trained on a GPU and loaded on a laptop is still reported with the GPU's time and name.
     """
     if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
         raise ValueError(f"a checkpoint name uses letters, digits, '_' and '-' only, got {name!r}")
     folder = Path(folder) if folder is not None else checkpoint_dir()
     settings = _training_settings(model, loader, epochs, lr)
+    here = hardware(next(model.parameters()).device)
     trainer = Trainer(model, loss_fn=loss_fn, lr=lr)
     if folder is None:
         trainer.fit(loader, epochs=epochs)
-        return model.eval(), float(sum(trainer.history.get("seconds", [])))
+        return model.eval(), Training(float(sum(trainer.history.get("seconds", []))), here)
 
     path = folder / f"{name}-{settings['profile']}.pt"
     unfinished = folder / f"{name}-{settings['profile']}.unfinished.pt"
@@ -226,16 +241,23 @@ def train_or_load(model: torch.nn.Module, loader: Iterable, epochs: int, name: s
         state = load_checkpoint(path, map_location=next(model.parameters()).device)
         _check_settings(path, state, settings)
         restore_model(model, state, str(path))
-        seconds = float(sum(state["history"].get("seconds", [])))
-        print(f"loaded {path.name}: trained earlier for {epochs} epochs in {seconds:.0f} s (delete it to train again)")
-        return model.eval(), seconds
+        training = Training(float(sum(state["history"].get("seconds", []))),
+                            state["extra"].get("hardware", "unrecorded hardware"))
+        print(f"loaded {path.name}: {epochs} epochs, {training} (delete it to train again)")
+        return model.eval(), training
+    trained_on = here
     if unfinished.exists():
         _check_settings(unfinished, load_checkpoint(unfinished), settings)
         trainer.resume(unfinished, loader)
+        trained_on = trainer.meta.get("hardware", "unrecorded hardware")
         print(f"resuming {unfinished.name} after epoch {trainer.epoch} of {epochs}")
-    trainer.meta = {"settings": settings}
+        if trained_on.rsplit(", then ", 1)[-1] != here:
+            print(f"note: the epochs so far ran on {trained_on}, the rest run on {here}; the training time adds up both")
+            trained_on = f"{trained_on}, then {here}"
+    trainer.meta = {"settings": settings, "hardware": trained_on}
     trainer.fit(loader, epochs=epochs, checkpoint=unfinished)
+    training = Training(float(sum(trainer.history.get("seconds", []))), trained_on)
     # the finished model without the optimizer's state: a third of the size, and nothing resumes from it
-    save_checkpoint(path, model, None, trainer.epoch, trainer.history, settings=settings)
+    save_checkpoint(path, model, None, trainer.epoch, trainer.history, settings=settings, hardware=training.hardware)
     unfinished.unlink(missing_ok=True)
-    return model.eval(), float(sum(trainer.history.get("seconds", [])))
+    return model.eval(), training

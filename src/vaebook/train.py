@@ -44,7 +44,7 @@ def rng_state(loader: Iterable | None = None) -> dict[str, object]:
     state: dict[str, object] = {"cpu": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
-    if hasattr(torch, "mps") and torch.backends.mps.is_available():
+    if torch.backends.mps.is_available() and hasattr(torch.mps, "get_rng_state"):
         state["mps"] = torch.mps.get_rng_state()
     generator = getattr(loader, "generator", None)
     if isinstance(generator, torch.Generator):
@@ -57,7 +57,7 @@ def set_rng_state(state: dict[str, object], loader: Iterable | None = None) -> N
     torch.set_rng_state(state["cpu"])
     if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(state["cuda"])
-    if "mps" in state and hasattr(torch, "mps") and torch.backends.mps.is_available():
+    if "mps" in state and torch.backends.mps.is_available() and hasattr(torch.mps, "set_rng_state"):
         torch.mps.set_rng_state(state["mps"])
     generator = getattr(loader, "generator", None)
     if "loader" in state and isinstance(generator, torch.Generator):

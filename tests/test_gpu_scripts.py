@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+from test_run_full import write_notebook
 
 from vaebook.checkpoint import load_checkpoint
 
@@ -43,12 +44,9 @@ def test_rehearsal_runs_the_notebook_and_returns_models_and_copy(tmp_path):
     bundle = tmp_path / "bundle"
     (bundle / "checkpoints").mkdir(parents=True)
     (bundle / "checkpoints" / "earlier-full.pt").write_bytes(b"a model an interrupted run sent back")
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "import os, vaebook\n"
-        "print(vaebook.profile(), sorted(os.listdir(os.environ['VAEBOOK_CHECKPOINTS'])))")])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, tmp_path / "probe.ipynb")
-    result = run_script("gpu_full.sh", tmp_path / "out", tmp_path / "probe.ipynb",
+    probe = write_notebook(tmp_path / "probe.ipynb", "import os, vaebook\n"
+                           "print(vaebook.profile(), sorted(os.listdir(os.environ['VAEBOOK_CHECKPOINTS'])))")
+    result = run_script("gpu_full.sh", tmp_path / "out", probe,
                         env={"GPU_DIR": str(bundle), "PROFILE": "smoke"})
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no wheels in" in result.stdout and "probe.ipynb: ran in" in result.stdout
@@ -61,7 +59,7 @@ def test_a_run_cut_off_by_time_limit_keeps_its_unfinished_model(tmp_path):
     """TIME_LIMIT stops the notebook; the model saved after its last whole epoch comes back and is kept."""
     bundle = tmp_path / "bundle"
     bundle.mkdir()
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+    slow = write_notebook(tmp_path / "slow.ipynb",
         "import time, torch\n"
         "from vaebook.data import TensorLoader\n"
         "from vaebook.models import build_model\n"
@@ -72,10 +70,8 @@ def test_a_run_cut_off_by_time_limit_keeps_its_unfinished_model(tmp_path):
         "        yield from super().__iter__()\n"
         "x = torch.ones(64, 1, 28, 28)\n"
         "train_or_load(build_model('mlp', latent_dim=2, hidden=8), SlowLoader((x, torch.zeros(64, dtype=torch.long)), 64),\n"
-        "              1000, 'slow')")])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, tmp_path / "slow.ipynb")
-    result = run_script("gpu_full.sh", tmp_path / "out", tmp_path / "slow.ipynb",
+        "              1000, 'slow')")
+    result = run_script("gpu_full.sh", tmp_path / "out", slow,
                         env={"GPU_DIR": str(bundle), "PROFILE": "smoke", "TIME_LIMIT": "12"})
     assert result.returncode == 124, result.stdout + result.stderr
     assert "gpu_full: stopped after TIME_LIMIT=12 s" in result.stderr

@@ -181,29 +181,33 @@ class Interrupt(Exception):
     """Stands in for a run killed part-way (a time limit, a closed laptop)."""
 
 
-def test_train_or_load_finishes_an_interrupted_run_exactly(tmp_path, monkeypatch, capsys):
+def train_until_killed(epoch: int, *args, **kwargs) -> None:
+    """Call train_or_load(*args, **kwargs) and kill it as epoch ``epoch`` (counting from 1) starts."""
+    real_epoch = Trainer.train_epoch
+
+    def dies(self, loader):
+        if self.epoch + 1 == epoch:
+            raise Interrupt
+        return real_epoch(self, loader)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Trainer, "train_epoch", dies)
+        with pytest.raises(Interrupt):
+            train_or_load(*args, **kwargs)
+
+
+def test_train_or_load_finishes_an_interrupted_run_exactly(tmp_path, capsys):
     seed_everything(0)
     straight, _ = train_or_load(build_model("mlp", latent_dim=4, hidden=32), tiny_loader(), 3, "tiny",
                                 folder=tmp_path / "straight")
 
-    real_epoch, calls = Trainer.train_epoch, {"n": 0}
-
-    def dies_in_epoch_three(self, loader):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise Interrupt
-        return real_epoch(self, loader)
-
-    monkeypatch.setattr(Trainer, "train_epoch", dies_in_epoch_three)
     seed_everything(0)
-    with pytest.raises(Interrupt):
-        train_or_load(build_model("mlp", latent_dim=4, hidden=32), tiny_loader(), 3, "tiny", folder=tmp_path)
+    train_until_killed(3, build_model("mlp", latent_dim=4, hidden=32), tiny_loader(), 3, "tiny", folder=tmp_path)
     unfinished = tmp_path / "tiny-smoke.unfinished.pt"
     assert not (tmp_path / "tiny-smoke.pt").exists() and load_checkpoint(unfinished)["epoch"] == 2
     with pytest.raises(CheckpointError, match=r"unfinished.pt was trained with other settings \(epochs: saved 3, asked 4\)"):
         train_or_load(build_model("mlp", latent_dim=4, hidden=32), tiny_loader(), 4, "tiny", folder=tmp_path)
 
-    monkeypatch.setattr(Trainer, "train_epoch", real_epoch)
     seed_everything(99)         # a new session: other seeds, a fresh model; the saved states take over
     finished, training = train_or_load(build_model("mlp", latent_dim=4, hidden=32), tiny_loader(), 3, "tiny", folder=tmp_path)
     assert "resuming tiny-smoke.unfinished.pt after epoch 2 of 3" in capsys.readouterr().out
@@ -219,18 +223,7 @@ def test_train_or_load_reports_where_the_model_trained(tmp_path, monkeypatch, ca
     _, trained = train_or_load(build_model("mlp", latent_dim=2, hidden=8), tiny_loader(), 1, "gpu", folder=tmp_path)
     assert trained.hardware == "Test GPU"
 
-    real_epoch = Trainer.train_epoch
-
-    def dies_in_epoch_two(self, loader):
-        if self.epoch == 1:
-            raise Interrupt
-        return real_epoch(self, loader)
-
-    monkeypatch.setattr(Trainer, "train_epoch", dies_in_epoch_two)
-    with pytest.raises(Interrupt):
-        train_or_load(build_model("mlp", latent_dim=2, hidden=8), tiny_loader(), 2, "moved", folder=tmp_path)
-
-    monkeypatch.setattr(Trainer, "train_epoch", real_epoch)
+    train_until_killed(2, build_model("mlp", latent_dim=2, hidden=8), tiny_loader(), 2, "moved", folder=tmp_path)
     monkeypatch.setattr("vaebook.train.hardware", lambda device: "Laptop CPU")
     _, loaded = train_or_load(build_model("mlp", latent_dim=2, hidden=8), tiny_loader(), 1, "gpu", folder=tmp_path)
     assert loaded == trained and "on Test GPU" in capsys.readouterr().out

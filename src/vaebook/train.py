@@ -150,13 +150,15 @@ class Trainer:
         return save_checkpoint(path, self.model, self.optimizer, self.epoch, self.history, rng_state=rng_state,
                                **{**self.meta, **extra})
 
-    def resume(self, path: str | Path, loader: Iterable | None = None) -> "Trainer":
+    def resume(self, path: str | Path, loader: Iterable | None = None, state: dict | None = None) -> "Trainer":
         """Continue from a checkpoint written by :meth:`save`.
 
         Pass the training loader to restore its shuffling too; with the random states that
         :meth:`fit` saved, the continued run then matches one that was never interrupted.
+        ``state``: the checkpoint already read from ``path`` (on the CPU), so it is not read twice.
         """
-        state = load_checkpoint(path, map_location="cpu")    # random states stay on the CPU; weights are copied over
+        if state is None:   # read on the CPU: random states stay there; weights are copied to the model's device
+            state = load_checkpoint(path, map_location="cpu")
         restore_model(self.model, state, str(path))
         if state.get("optimizer_state") is not None:
             self.optimizer.load_state_dict(state["optimizer_state"])
@@ -206,6 +208,11 @@ class Training:
     seconds: float
     hardware: str
 
+    @classmethod
+    def from_history(cls, history: dict[str, list[float]], hardware: str) -> "Training":
+        """The total of a run's per-epoch seconds, on the hardware named."""
+        return cls(float(sum(history.get("seconds", []))), hardware)
+
     def __str__(self) -> str:
         return f"{duration(self.seconds)} of training on {self.hardware}"
 
@@ -233,7 +240,7 @@ def train_or_load(model: torch.nn.Module, loader: Iterable, epochs: int, name: s
     trainer = Trainer(model, loss_fn=loss_fn, lr=lr)
     if folder is None:
         trainer.fit(loader, epochs=epochs)
-        return model.eval(), Training(float(sum(trainer.history.get("seconds", []))), here)
+        return model.eval(), Training.from_history(trainer.history, here)
 
     path = folder / f"{name}-{settings['profile']}.pt"
     unfinished = folder / f"{name}-{settings['profile']}.unfinished.pt"
@@ -241,14 +248,14 @@ def train_or_load(model: torch.nn.Module, loader: Iterable, epochs: int, name: s
         state = load_checkpoint(path, map_location=next(model.parameters()).device)
         _check_settings(path, state, settings)
         restore_model(model, state, str(path))
-        training = Training(float(sum(state["history"].get("seconds", []))),
-                            state["extra"].get("hardware", "unrecorded hardware"))
+        training = Training.from_history(state["history"], state["extra"].get("hardware", "unrecorded hardware"))
         print(f"loaded {path.name}: {epochs} epochs, {training} (delete it to train again)")
         return model.eval(), training
     trained_on = here
     if unfinished.exists():
-        _check_settings(unfinished, load_checkpoint(unfinished), settings)
-        trainer.resume(unfinished, loader)
+        state = load_checkpoint(unfinished)
+        _check_settings(unfinished, state, settings)
+        trainer.resume(unfinished, loader, state)
         trained_on = trainer.meta.get("hardware", "unrecorded hardware")
         print(f"resuming {unfinished.name} after epoch {trainer.epoch} of {epochs}")
         if trained_on.rsplit(", then ", 1)[-1] != here:
@@ -256,7 +263,7 @@ def train_or_load(model: torch.nn.Module, loader: Iterable, epochs: int, name: s
             trained_on = f"{trained_on}, then {here}"
     trainer.meta = {"settings": settings, "hardware": trained_on}
     trainer.fit(loader, epochs=epochs, checkpoint=unfinished)
-    training = Training(float(sum(trainer.history.get("seconds", []))), trained_on)
+    training = Training.from_history(trainer.history, trained_on)
     # the finished model without the optimizer's state: a third of the size, and nothing resumes from it
     save_checkpoint(path, model, None, trainer.epoch, trainer.history, settings=settings, hardware=training.hardware)
     unfinished.unlink(missing_ok=True)

@@ -63,4 +63,5 @@ def test_duration_in_seconds_then_minutes():
     from vaebook.records import duration
 
     assert duration(3.4) == "3 s" and duration(119) == "119 s"
-    assert duration(120) == "2.0 min" and duration(4314.1) == "71.9 min"
+    assert duration(120) == "2.0 min" and duration(590) == "9.8 min"
+    assert duration(600) == "10 min" and duration(4314.1) == "72 min"

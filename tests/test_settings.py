@@ -57,3 +57,11 @@ def test_hardware_names_the_cpu_or_gpu():
 
     assert hardware("cpu").endswith("-core CPU")
     assert hardware("cpu").split("-")[0].isdigit()
+
+
+@pytest.mark.parametrize("value, drawn", [("", True), ("0", True), ("false", True), ("1", False), ("True", False)])
+def test_progress_bars_follow_tqdm_disable(monkeypatch, value, drawn):
+    from vaebook.settings import progress_bars
+
+    monkeypatch.setenv("TQDM_DISABLE", value)
+    assert progress_bars() is drawn

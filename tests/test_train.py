@@ -41,6 +41,18 @@ def test_training_lowers_the_loss():
     assert trainer.history["train_neg_elbo"][-1] < trainer.history["train_neg_elbo"][0]
 
 
+@pytest.mark.parametrize("tqdm_disable", ["", "1"])
+def test_progress_prints_epoch_lines_and_tqdm_disable_removes_only_the_bar(monkeypatch, capsys, tqdm_disable):
+    """The book build sets TQDM_DISABLE: no bar (in a rendered page a dead widget), the same epoch lines."""
+    monkeypatch.setenv("TQDM_DISABLE", tqdm_disable)
+    trainer = Trainer(build_model("mlp", latent_dim=2, hidden=8), progress=True)
+    trainer.fit(TensorLoader(tiny_data(128), batch_size=64), 2)
+    out, err = capsys.readouterr()
+    expected = [f"epoch {i}: train_neg_elbo {v:.2f}" for i, v in enumerate(trainer.history["train_neg_elbo"], 1)]
+    assert [line.split(" (")[0] for line in out.splitlines()] == expected
+    assert ("it/s" in err) == (not tqdm_disable)
+
+
 def test_nan_loss_stops_with_epoch_and_step():
     model = build_model("mlp", latent_dim=2, hidden=8)
     calls = {"n": 0}

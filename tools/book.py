@@ -92,7 +92,10 @@ def main(argv: list[str] | None = None) -> int:
         command = [str(jupyter_book), "build", str(ROOT), "--config", str(config_path), "--toc", str(toc_path),
                    "--path-output", str(output), "-W", "-n", "--keep-going"]
         print(f"building the book ({'not executing' if args.check else f'{current} profile'})", flush=True)
-        return subprocess.call(command, cwd=ROOT, env={**os.environ, "VAEBOOK_PROFILE": current})
+        # no progress bars in the pages (vaebook.settings.progress_bars): they would be saved as widgets that show
+        # nothing but weigh half of a chapter's HTML; the epoch lines still print
+        env = {**os.environ, "VAEBOOK_PROFILE": current, "TQDM_DISABLE": "1"}
+        return subprocess.call(command, cwd=ROOT, env=env)
 
 
 if __name__ == "__main__":

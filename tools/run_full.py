@@ -57,6 +57,7 @@ def main() -> int:
                         help="full (the default), or smoke to rehearse the run in seconds")
     args = parser.parse_args()
     os.environ["VAEBOOK_PROFILE"] = args.profile    # the kernel inherits it
+    os.environ["TQDM_DISABLE"] = "1"                # and draws no progress bars into the executed copies
     before = {p: p.stat().st_mtime for p in RECORDS_DIR.glob("*.json")}
     ok = all([run(nb.resolve(), args.out) for nb in args.notebooks])
     for path in RECORDS_DIR.glob("*.json"):

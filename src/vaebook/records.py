@@ -78,12 +78,14 @@ def load_record(name: str, directory: Path | str | None = None) -> dict[str, Any
 
 
 def duration(seconds: float) -> str:
-    """A run's training time for a table: in seconds under two minutes, else in minutes."""
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+    """A run's training time for a table: seconds under two minutes, then minutes (whole ones from ten on)."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    minutes = seconds / 60
+    return f"{minutes:.1f} min" if minutes < 10 else f"{minutes:.0f} min"
 
 
 def describe(record: dict[str, Any]) -> str:
     """One line for a table's 'where' column: profile, hardware, training time and date."""
-    minutes = record["seconds"] / 60
-    took = f"{minutes:.0f} min" if minutes >= 10 else f"{minutes:.1f} min"
+    took = duration(record["seconds"])
     return f"profile `{record['profile']}`, {record['hardware']}, {took} of training, {record['date']}"

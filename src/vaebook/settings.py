@@ -60,6 +60,15 @@ def checkpoint_dir() -> Path | None:
     return Path(folder).expanduser() if folder else None
 
 
+def progress_bars() -> bool:
+    """Whether training draws progress bars: yes, unless ``TQDM_DISABLE`` is set to a true value.
+
+    tqdm's own variable, read here because tqdm's notebook bars ignore it. The book build sets it:
+    a bar saved in an executed notebook is a widget that shows nothing in the rendered page.
+    """
+    return os.environ.get("TQDM_DISABLE", "").strip().lower() in ("", "0", "false", "no")
+
+
 def hardware(device: torch.device | str | None = None) -> str:
     """The hardware a number came from, for the book's tables: a GPU's name, or "2-core CPU"."""
     device = torch.device(device) if device is not None else get_device()

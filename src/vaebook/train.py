@@ -21,7 +21,7 @@ from vaebook.checkpoint import CheckpointError, load_checkpoint, restore_model, 
 from vaebook.evaluate import evaluate
 from vaebook.losses import model_loss
 from vaebook.records import duration
-from vaebook.settings import checkpoint_dir, hardware, profile
+from vaebook.settings import checkpoint_dir, hardware, profile, progress_bars
 
 LossFn = Callable[[torch.nn.Module, tuple], dict[str, torch.Tensor]]
 
@@ -93,7 +93,8 @@ class Trainer:
         self.model.train()
         sums: dict[str, torch.Tensor] = {}
         count = 0
-        bar = tqdm(loader, desc=f"epoch {self.epoch + 1}", leave=False, disable=not self.progress)
+        # the epoch lines print whenever self.progress is on; the bar only where one can be watched
+        bar = tqdm(loader, desc=f"epoch {self.epoch + 1}", leave=False, disable=not (self.progress and progress_bars()))
         for step, batch in enumerate(bar, start=1):
             metrics = self.loss_fn(self.model, batch)
             loss = metrics["loss"]

@@ -110,7 +110,7 @@ class Trainer:
             count += n
             for key, value in metrics.items():
                 sums[key] = sums.get(key, 0.0) + value.detach() * n
-            if self.progress and step % 50 == 0:
+            if not bar.disable and step % 50 == 0:   # loss.item() waits for the GPU: only for a bar on show
                 bar.set_postfix(loss=f"{loss.item():.2f}")
         return {key: float(value) / count for key, value in sums.items()}
 

@@ -1,6 +1,7 @@
-"""Every notebook is in the book, starts with the setup and parameters cells, pins the package's
-version, and is committed clean: no outputs outside NBVAL_CHECK_OUTPUT cells, no absolute paths."""
+"""Every notebook is in the book, starts with the book's macros and the setup and parameters cells, pins
+the package's version, and is committed clean: no outputs outside NBVAL_CHECK_OUTPUT cells, no absolute paths."""
 
+import importlib.util
 import re
 from pathlib import Path
 
@@ -44,15 +45,50 @@ def test_notebook_is_in_the_toc(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_starts_with_setup_and_parameters(path):
+    """After the macro cell: the title, then the setup cell (Colab install, version check), then the parameters."""
     nb = nbformat.read(path, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
-    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
+    assert nb.cells[1].cell_type == "markdown" and nb.cells[1].source.startswith("# ")
     setup, parameters = code[0].source, code[1]
     assert 'if "google.colab" in sys.modules:' in setup
     assert f'vaebook.check_version("{vaebook.__version__}")' in setup
     assert f"@v{vaebook.__version__}" in setup
     assert "parameters" in parameters.metadata.get("tags", [])
     assert "by_profile(" in parameters.source
+
+
+def load_nbclean():
+    spec = importlib.util.spec_from_file_location("nbclean", ROOT / "tools" / "nbclean.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_defines_the_book_macros_first(path):
+    """Jupyter and Colab know only what the notebook defines: its first cell is _config.yml's macros, hidden in the book."""
+    tool = load_nbclean()
+    nb = nbformat.read(path, as_version=4)
+    first = nb.cells[0]
+    assert tool.is_macro_cell(first) and "remove-cell" in first.metadata.get("tags", [])
+    assert not tool.put_macro_cell(nb, tool.macro_source(tool.book_macros())), \
+        "stale macro cell: run python tools/nbclean.py notebooks/*.ipynb"
+    for name, body in tool.book_macros().items():
+        assert f"\\newcommand{{\\{name}}}{{{body}}}" in first.source
+
+
+def test_macro_cell_is_inserted_once_and_updated_in_place():
+    tool = load_nbclean()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Title\n\n$\\x$")])
+    assert tool.put_macro_cell(nb, tool.macro_source({"x": "\\mathbf{x}"}))
+    assert not tool.put_macro_cell(nb, tool.macro_source({"x": "\\mathbf{x}"}))
+    assert tool.put_macro_cell(nb, tool.macro_source({"x": "\\boldsymbol{x}"}))
+    assert len(nb.cells) == 2 and nb.cells[1].source.startswith("# Title")
+    assert nb.cells[0].source.endswith("$\\newcommand{\\x}{\\boldsymbol{x}}$")
+    nb.cells[0].source = "<!-- an older header -->\n$\\newcommand{\\x}{\\mathbf{x}}$"    # found by its id
+    assert tool.put_macro_cell(nb, tool.macro_source({"x": "\\mathbf{x}"})) and len(nb.cells) == 2
+    nbformat.validate(nb)
+    assert not tool.clean(nb, macros=tool.macro_source({"x": "\\mathbf{x}"})), "a clean notebook stays as it is"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

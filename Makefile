@@ -2,6 +2,7 @@
 #   make book   create .venv, install, execute every notebook (book profile, cached), write the HTML
 #   make test   create .venv, install, then the whole test suite (smoke profile)
 # Other targets: make install, make lab, make bench, make clean, and
+#   make student   students' copies of the notebooks, solutions withheld, in _build/student/
 #   make full NOTEBOOKS=notebooks/NN_name.ipynb   run chapters in the full profile (a GPU) and record their tables
 #   make gpu-bundle   pack wheels and data into .gpu/ for an offline GPU machine (then tools/gpu_full.sh there)
 
@@ -11,7 +12,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PROFILE ?= $(or $(VAEBOOK_PROFILE),book)
 
-.PHONY: install book test check lab bench full gpu-bundle clean
+.PHONY: install book test check lab bench full gpu-bundle student clean
 
 install: $(STAMP)
 
@@ -53,6 +54,11 @@ full: $(STAMP)
 # Wheels (for Python 3.12; PY_VERSION=3.11 ...) and MNIST/Fashion-MNIST from $(VAEBOOK_DATA) or ../shared/data.
 gpu-bundle: $(STAMP)
 	PYTHON=$(BIN)/python tools/gpu_bundle.sh
+
+# Copies for students: every exercise kept, every solution replaced by a line saying it is withheld;
+# code cells and the outputs nbval compares are unchanged, so the copies are graded as the chapters are.
+student: $(STAMP)
+	$(BIN)/python tools/student_copy.py notebooks/*.ipynb --out _build/student
 
 clean:
 	rm -rf _build _build_check.log

@@ -61,18 +61,36 @@ def pathwise_gradient(f: Function, mu: torch.Tensor, log_var: torch.Tensor, k: i
     return grad_mu, grad_log_var
 
 
+def variance_standard_error(samples: torch.Tensor) -> torch.Tensor:
+    """Standard error of the sample variance (divisor n − 1) of ``samples`` along dim 0, per column:
+    √((m₄ − s⁴(n − 3)/(n − 1))/n), with the fourth central moment m₄ and the variance s² estimated
+    from the samples.
+    For normal samples it is about s²√(2/(n − 1)); heavy tails make it larger, which is why it is measured."""
+    n = samples.shape[0]
+    if n < 4:
+        raise ValueError(f"a standard error of a variance needs at least 4 samples, got {n}")
+    centred = samples - samples.mean(0)
+    var, m4 = centred.pow(2).sum(0) / (n - 1), centred.pow(4).mean(0)
+    return ((m4 - var**2 * (n - 3) / (n - 1)) / n).clamp(min=0).sqrt()
+
+
 def estimator_variance(estimator: Estimator, f: Function, mu: torch.Tensor, log_var: torch.Tensor,
                        ks: Sequence[int], repeats: int, generator: torch.Generator | None = None) -> dict[str, np.ndarray]:
     """Run ``estimator`` ``repeats`` times for each K in ``ks``; return the mean and the variance over repeats,
-    per coordinate: arrays ``mean_mu``, ``var_mu``, ``mean_log_var``, ``var_log_var`` shaped (len(ks), d)."""
+    per coordinate: arrays ``mean_mu``, ``var_mu``, ``mean_log_var``, ``var_log_var`` shaped (len(ks), d), and
+    ``se_var_mu``, ``se_var_log_var``, the standard error of each variance (:func:`variance_standard_error`;
+    NaN below 4 repeats)."""
     if repeats < 2:
         raise ValueError(f"a variance needs at least 2 repeats, got {repeats}")
     if mu.dim() != 1:
         raise ValueError(f"mu must be one parameter vector (d,), got shape {tuple(mu.shape)}")
-    out: dict[str, list] = {"k": list(ks), "mean_mu": [], "var_mu": [], "mean_log_var": [], "var_log_var": []}
+    out: dict[str, list] = {"k": list(ks), "mean_mu": [], "var_mu": [], "mean_log_var": [], "var_log_var": [],
+                            "se_var_mu": [], "se_var_log_var": []}
     for k in ks:
         g_mu, g_log_var = estimator(f, mu.expand(repeats, -1), log_var.expand(repeats, -1), k, generator)
         for name, g in (("mu", g_mu), ("log_var", g_log_var)):
             out[f"mean_{name}"].append(g.mean(0).numpy())
             out[f"var_{name}"].append(g.var(0).numpy())
+            out[f"se_var_{name}"].append(variance_standard_error(g).numpy() if repeats >= 4
+                                         else np.full(g.shape[1:], np.nan))
     return {key: np.asarray(value) for key, value in out.items()}

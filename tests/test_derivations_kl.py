@@ -9,7 +9,7 @@ import torch
 from scipy.stats import norm
 
 from vaebook.derivations import kl
-from vaebook.distributions import kl_mvn, kl_normal_normal, kl_normal_std_normal
+from vaebook.distributions import kl_mvn, kl_normal_normal, kl_normal_std_normal, reparameterize
 
 
 def test_1d_gaussian_kl_matches_textbook_form_and_torch():
@@ -70,12 +70,31 @@ def test_formula_check_accepts_right_rejects_wrong():
     assert not any(kl.kl_formula_passes(f) for f in wrong)
 
 
+def test_mean_instead_of_sum_hides_in_one_dimension():
+    """Chapter 5's exercise: with d = 1 the mean over coordinates is the sum, so only d >= 2 catches it."""
+    def kl_not_summed(mu, lv):
+        return 0.5 * (torch.exp(lv) + mu**2 - 1 - lv).mean(-1)
+    assert kl.kl_formula_passes(kl_not_summed, d=1)
+    assert not kl.kl_formula_passes(kl_not_summed, d=2)
+
+
 def test_sampler_check():
     assert kl.sampler_passes(lambda mu, lv, eps: mu + torch.exp(0.5 * lv) * eps)
     assert not kl.sampler_passes(lambda mu, lv, eps: mu + torch.exp(0.5 * lv) + eps)
     assert not kl.sampler_passes(lambda mu, lv, eps: mu + torch.exp(0.5 ** lv) * eps)
     assert not kl.sampler_passes(lambda mu, lv, eps: mu + torch.exp(lv) * eps)
     assert not kl.sampler_passes(lambda mu, lv, eps: (mu + torch.exp(0.5 * lv) * eps).detach())
+
+
+def test_package_reparameterize_passes_the_sampler_check():
+    """The package's own sampler, not a retyped formula: it draws its own noise from a seeded generator."""
+    def package_sampler(mu, lv, eps):
+        return reparameterize(mu.expand(eps.shape), lv.expand(eps.shape), torch.Generator().manual_seed(0))
+    assert kl.sampler_passes(package_sampler)
+
+    def scale_is_variance(mu, lv, eps):       # the same call with log σ² doubled: σ² used as the scale
+        return reparameterize(mu.expand(eps.shape), 2 * lv.expand(eps.shape), torch.Generator().manual_seed(0))
+    assert not kl.sampler_passes(scale_is_variance)
 
 
 def test_forward_and_reverse_fits():

@@ -133,7 +133,7 @@ def check_mvn_formula(d: int) -> bool:
 
 
 def kl_std_normal_mvn(d: int = 1) -> tuple[sp.Expr, tuple[sp.Symbol, ...], tuple[sp.Symbol, ...]]:
-    """The reverse direction KL( N(0, I) || N(μ, diag exp(log σ²)) ), by integration.
+    """KL( N(0, I) || N(μ, diag exp(log σ²)) ), the arguments of the VAE's KL term swapped, by integration.
 
     Returns (expression, μ symbols, log σ² symbols).
     """

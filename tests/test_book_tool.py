@@ -3,6 +3,8 @@
 import importlib.util
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -37,3 +39,12 @@ def test_source_key_depends_on_the_profile_and_the_source():
     book = load_tool()
     assert book.source_key("book") == book.source_key("book")
     assert book.source_key("book") != book.source_key("smoke")
+
+
+def test_a_partial_toc_always_holds_the_references_page(tmp_path):
+    """Every {cite} needs the bibliography page, so checking one chapter must not warn for its citations."""
+    book = load_tool()
+    toc = yaml.safe_load(book.write_toc(["notebooks/02_em.ipynb"], tmp_path).read_text())
+    assert toc["root"] == "notebooks/02_em" and toc["chapters"] == [{"file": "book/references"}]
+    toc = yaml.safe_load(book.write_toc(["book/references.md", "notebooks/02_em.ipynb"], tmp_path).read_text())
+    assert toc["root"] == "book/references" and toc["chapters"] == [{"file": "notebooks/02_em"}]

@@ -55,8 +55,12 @@ def clear_stale_cache(profile: str) -> None:
         key_file.write_text(key)
 
 
+REFERENCES = "book/references.md"   # holds the bibliography: without it every {cite} on a page is a warning
+
+
 def write_toc(pages: list[str], folder: Path) -> Path:
-    """A temporary table of contents holding only the given pages."""
+    """A temporary table of contents holding only the given pages, and the references page."""
+    pages = pages + [REFERENCES] * (REFERENCES not in pages)
     toc = {"format": "jb-book", "root": str(Path(pages[0]).with_suffix(""))}
     if pages[1:]:
         toc["chapters"] = [{"file": str(Path(p).with_suffix(""))} for p in pages[1:]]

@@ -50,6 +50,16 @@ def test_log_prob_identity():
         torch.testing.assert_close(lhs, rhs)
 
 
+def test_gaussian_fixed_is_the_gaussian_density():
+    """GaussianFixed(λ).log_prob is log N(x; μ, λI) as torch.distributions computes it (the ½ on the squared error included)."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(4, 1, 5, 5, generator=gen, dtype=torch.float64)
+    mu = torch.rand(4, 1, 5, 5, generator=gen, dtype=torch.float64)
+    for lam in (0.01, 0.125, 0.5, 1.0, 4.0):
+        expected = torch.distributions.Normal(mu, math.sqrt(lam)).log_prob(x).flatten(1).sum(1)
+        torch.testing.assert_close(GaussianFixed(lam).log_prob(x, mu), expected)
+
+
 def test_power_of_two_factor_gives_bitwise_identical_training():
     """λ = 1/8, β = 1 and ε scaled by 4  ≡  λ = 1/2, β = 1/4: every parameter equal after training."""
     params_a, losses_a = _train(variance=0.125, beta=1.0, eps=4e-8)

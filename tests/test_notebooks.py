@@ -2,6 +2,7 @@
 the package's version, and is committed clean: no outputs outside NBVAL_CHECK_OUTPUT cells, no absolute paths."""
 
 import importlib.util
+import json
 import re
 from pathlib import Path
 
@@ -106,3 +107,13 @@ def test_notebook_is_committed_clean(path):
 
 def test_no_notebook_checkpoints_tracked():
     assert not list(ROOT.glob("**/.ipynb_checkpoints/*.ipynb")) or ".ipynb_checkpoints" in (ROOT / ".gitignore").read_text()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_cell_has_a_unique_id(path):
+    """nbformat 4.5 requires cell ids; a cell added without one only warns today and will be an error later."""
+    raw = json.loads(path.read_text())
+    if (raw["nbformat"], raw["nbformat_minor"]) >= (4, 5):
+        ids = [cell.get("id") for cell in raw["cells"]]
+        assert None not in ids, f"cells without an id: {[i for i, v in enumerate(ids) if v is None]}"
+        assert len(set(ids)) == len(ids), "duplicate cell ids"

@@ -158,6 +158,24 @@ def test_importance_sampling_is_exact_with_the_true_posterior_and_converges_othe
         conditional_iw_log_likelihood(model, x, y, k=0)
 
 
+def test_importance_sampling_pairs_each_sample_with_its_own_example():
+    # A batch of distinct (x, y), each with its own posterior as q: every weight is p(y|x) of its own example, so K = 3
+    # gives each example's exact value. A sample z_k of one example weighed against another's (x, y) would not.
+    model = linear_gaussian()
+    g = torch.Generator().manual_seed(2)
+    x, y = torch.randn(6, 3, generator=g, dtype=torch.float64), torch.randn(6, 4, generator=g, dtype=torch.float64)
+    exact = model.log_evidence(x, y)
+    assert float(exact.max() - exact.min()) > 1.0   # the examples really differ
+    mean, cov = model.posterior(x, y)
+    for i in range(len(x)):                          # the batched posterior is each example's own
+        one_mean, one_cov = model.posterior(x[i:i + 1], y[i:i + 1])
+        assert torch.allclose(mean[i:i + 1], one_mean) and torch.allclose(cov, one_cov)
+    model.q_mean, model.q_var = mean, cov.diagonal()
+    torch.manual_seed(0)
+    for k, chunk in ((3, 100), (3, 2), (7, 3)):      # one chunk, and chunks of unequal sizes
+        assert torch.allclose(conditional_iw_log_likelihood(model, x, y, k=k, chunk=chunk), exact, atol=1e-9)
+
+
 def test_linear_gaussian_needs_a_q_to_recognize():
     with pytest.raises(ValueError, match="q_mean"):
         linear_gaussian().recognize(torch.zeros(1, 3), torch.zeros(1, 4))

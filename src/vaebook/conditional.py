@@ -134,7 +134,10 @@ class LinearGaussianConditional:
     """p(z|x) = N(A x, diag(prior_var)),  p(y|x,z) = N(B z + C x, noise_var I): everything in closed form.
 
     Its exact log p(y|x) and posterior p(z|x,y) let the book check the conditional ELBO exactly.
-    ``q_mean`` and ``q_cov`` (optional) set a Gaussian q(z|x,y) = N(q_mean, q_cov) for one (x, y).
+    Every method takes a batch, one row per example: x (N, Dx), y (N, Dy). The posterior has one mean
+    per row and a covariance shared by all rows (it does not depend on x or y).
+    ``q_mean`` and ``q_var`` (optional) set a diagonal Gaussian q(z|x,y) = N(q_mean, diag q_var) for
+    ``recognize``: ``q_mean`` of shape (1, Dz) for every row alike, or (N, Dz) for one mean per row.
     """
 
     A: torch.Tensor          # (Dz, Dx)

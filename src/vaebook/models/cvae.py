@@ -112,8 +112,9 @@ def _bernoulli_only(likelihood: str | dict) -> None:
 class QuadrantBaseline(nn.Module):
     """The deterministic baseline: an MLP from the visible quadrants to the logits of the missing pixels.
 
-    Trained by the Bernoulli negative log-likelihood of the missing pixels; it predicts their average.
-    Its ``neg_elbo`` is that exact negative log-likelihood (a model with no latent: rate 0).
+    Trained by the Bernoulli cross-entropy of the missing pixels (a negative log-likelihood for binary pixels,
+    only a cross-entropy for grey levels); it predicts their average. Its ``neg_elbo`` is that exact value
+    (a model with no latent: rate 0).
     """
 
     def __init__(self, given_quadrants: int = 1, hidden: int = 500, latent_dim: int = 0,

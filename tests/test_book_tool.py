@@ -1,18 +1,10 @@
 """tools/book.py: the book's execution cache is forgotten exactly when src/ or the profile changes."""
 
-import importlib.util
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location("book_tool", ROOT / "tools" / "book.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def make_build(build: Path) -> list[Path]:
@@ -22,8 +14,8 @@ def make_build(build: Path) -> list[Path]:
     return folders
 
 
-def test_cache_cleared_on_a_new_key_and_kept_otherwise(tmp_path, monkeypatch):
-    book = load_tool()
+def test_cache_cleared_on_a_new_key_and_kept_otherwise(tmp_path, monkeypatch, load_tool):
+    book = load_tool("book")
     monkeypatch.setattr(book, "BUILD", tmp_path / "_build")
     folders = make_build(tmp_path / "_build")
     book.clear_stale_cache("book")                 # no key yet: everything goes
@@ -35,15 +27,15 @@ def test_cache_cleared_on_a_new_key_and_kept_otherwise(tmp_path, monkeypatch):
     assert not any(f.exists() for f in folders)
 
 
-def test_source_key_depends_on_the_profile_and_the_source():
-    book = load_tool()
+def test_source_key_depends_on_the_profile_and_the_source(load_tool):
+    book = load_tool("book")
     assert book.source_key("book") == book.source_key("book")
     assert book.source_key("book") != book.source_key("smoke")
 
 
-def test_a_partial_toc_always_holds_the_references_page(tmp_path):
+def test_a_partial_toc_always_holds_the_references_page(tmp_path, load_tool):
     """Every {cite} needs the bibliography page, so checking one chapter must not warn for its citations."""
-    book = load_tool()
+    book = load_tool("book")
     toc = yaml.safe_load(book.write_toc(["notebooks/02_em.ipynb"], tmp_path).read_text())
     assert toc["root"] == "notebooks/02_em" and toc["chapters"] == [{"file": "book/references"}]
     toc = yaml.safe_load(book.write_toc(["book/references.md", "notebooks/02_em.ipynb"], tmp_path).read_text())

@@ -1,7 +1,6 @@
 """Every notebook is in the book, starts with the book's macros and the setup and parameters cells, pins
 the package's version, and is committed clean: no outputs outside NBVAL_CHECK_OUTPUT cells, no absolute paths."""
 
-import importlib.util
 import json
 import re
 from pathlib import Path
@@ -58,28 +57,22 @@ def test_notebook_starts_with_setup_and_parameters(path):
     assert "by_profile(" in parameters.source
 
 
-def load_nbclean():
-    spec = importlib.util.spec_from_file_location("nbclean", ROOT / "tools" / "nbclean.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_defines_the_book_macros_first(path):
+def test_notebook_defines_the_book_macros_first(path, load_tool):
     """Jupyter and Colab know only what the notebook defines: its first cell is _config.yml's macros, hidden in the book."""
-    tool = load_nbclean()
+    tool = load_tool("nbclean")
     nb = nbformat.read(path, as_version=4)
     first = nb.cells[0]
     assert tool.is_macro_cell(first) and "remove-cell" in first.metadata.get("tags", [])
-    assert not tool.put_macro_cell(nb, tool.macro_source(tool.book_macros())), \
+    macros = tool.book_macros()
+    assert not tool.put_macro_cell(nb, tool.macro_source(macros)), \
         "stale macro cell: run python tools/nbclean.py notebooks/*.ipynb"
-    for name, body in tool.book_macros().items():
+    for name, body in macros.items():
         assert f"\\newcommand{{\\{name}}}{{{body}}}" in first.source
 
 
-def test_macro_cell_is_inserted_once_and_updated_in_place():
-    tool = load_nbclean()
+def test_macro_cell_is_inserted_once_and_updated_in_place(load_tool):
+    tool = load_tool("nbclean")
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Title\n\n$\\x$")])
     assert tool.put_macro_cell(nb, tool.macro_source({"x": "\\mathbf{x}"}))
     assert not tool.put_macro_cell(nb, tool.macro_source({"x": "\\mathbf{x}"}))

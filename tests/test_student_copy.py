@@ -1,6 +1,5 @@
 """tools/student_copy.py: students' copies keep every exercise and code cell and withhold every solution."""
 
-import importlib.util
 from pathlib import Path
 
 import nbformat
@@ -10,15 +9,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location("student_copy", ROOT / "tools" / "student_copy.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_a_solution_block_becomes_one_line_and_the_text_around_it_stays():
-    tool = load_tool()
+def test_a_solution_block_becomes_one_line_and_the_text_around_it_stays(load_tool):
+    tool = load_tool("student_copy")
     markdown = ("Before.\n\n```{exercise} Two plus two\n:label: ex-add\n\nCompute it.\n```\n\n"
                 "```{solution} ex-add\n:class: dropdown\n\nIt is `4`:\n$2 + 2 = 4$.\n```\n\nAfter.\n")
     text, labels = tool.withhold_solutions(markdown)
@@ -29,8 +21,8 @@ def test_a_solution_block_becomes_one_line_and_the_text_around_it_stays():
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
-def test_every_chapter_copy_withholds_each_solution_and_keeps_the_code(path):
-    tool = load_tool()
+def test_every_chapter_copy_withholds_each_solution_and_keeps_the_code(path, load_tool):
+    tool = load_tool("student_copy")
     original = nbformat.read(path, as_version=4)
     copy, exercises, withheld = tool.student_copy(original)
     nbformat.validate(copy)
@@ -43,8 +35,8 @@ def test_every_chapter_copy_withholds_each_solution_and_keeps_the_code(path):
     assert "{solution}" in "".join(cell.source for cell in original.cells), "the original is left as it was"
 
 
-def test_the_command_writes_the_copies_and_names_an_exercise_without_solution(tmp_path, capsys):
-    tool = load_tool()
+def test_the_command_writes_the_copies_and_names_an_exercise_without_solution(tmp_path, capsys, load_tool):
+    tool = load_tool("student_copy")
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(
         "```{exercise} Alone\n:label: ex-alone\n\nNo solution follows.\n```\n")])
     lonely = tmp_path / "lonely.ipynb"

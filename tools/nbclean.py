@@ -101,10 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("paths", nargs="+")
     parser.add_argument("--check", action="store_true", help="report unclean notebooks instead of cleaning them")
     args = parser.parse_args(argv)
+    macros = macro_source(book_macros())   # read _config.yml once, not once a notebook
     dirty = []
     for path in args.paths:
         nb = nbformat.read(path, as_version=4)
-        if clean(nb):
+        if clean(nb, macros):
             dirty.append(path)
             if not args.check:
                 nbformat.write(nb, path)

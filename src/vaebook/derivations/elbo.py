@@ -13,7 +13,6 @@ import sympy as sp
 
 z, x, b, w, m, mu, v = sp.symbols("z x b w m mu v", real=True)
 s, sigma = sp.symbols("s sigma", positive=True)
-eps = sp.Symbol("epsilon", real=True)
 
 
 def normal_log_density(value, mean, var) -> sp.Expr:
@@ -23,12 +22,7 @@ def normal_log_density(value, mean, var) -> sp.Expr:
 
 def gaussian_expectation(expr, variable, mean, std) -> sp.Expr:
     """E[expr] for variable ~ N(mean, std²), exactly, when expr is a polynomial in the variable."""
-    poly = sp.Poly(sp.expand(expr.subs(variable, mean + std * eps)), eps)
-    total = 0
-    for (k,), coeff in poly.terms():
-        if k % 2 == 0:
-            total += coeff * sp.factorial2(k - 1)
-    return sp.expand(total)
+    return gaussian_expectation_nd(expr, [variable], [mean], [std])
 
 
 def bayes_rule_residual() -> sp.Expr:

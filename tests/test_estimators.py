@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from vaebook.distributions import log_normal_diag
-from vaebook.estimators import estimator_variance, gaussian_score, pathwise_gradient, score_function_gradient
+from vaebook.estimators import (estimator_variance, gaussian_score, mean_agrees, pathwise_gradient,
+                                score_function_gradient)
 
 MU = torch.tensor([0.5, -1.0], dtype=torch.float64)
 LOG_VAR = torch.tensor([0.0, -1.0], dtype=torch.float64)
@@ -38,8 +39,7 @@ def test_estimators_are_unbiased(estimator):
     repeats, k = 4000, 50
     g_mu, g_log_var = estimator(f, MU.expand(repeats, -1), LOG_VAR.expand(repeats, -1), k, g)
     for estimate, truth in zip((g_mu, g_log_var), analytic_gradient()):
-        standard_error = estimate.std(0) / math.sqrt(repeats)
-        assert bool(((estimate.mean(0) - truth).abs() < 5 * standard_error).all())
+        assert mean_agrees(estimate, truth)
     assert g_mu.shape == (repeats, 2)
 
 
@@ -87,3 +87,35 @@ def test_bad_input():
         estimator_variance(pathwise_gradient, f, MU, LOG_VAR, [1], 1)
     with pytest.raises(ValueError, match="one parameter vector"):
         estimator_variance(pathwise_gradient, f, MU.expand(2, -1), LOG_VAR.expand(2, -1), [1], 5)
+
+
+def test_mean_agrees_accepts_the_true_mean_and_rejects_an_offset_of_ten_standard_errors():
+    g = torch.Generator().manual_seed(0)
+    samples = 3.0 + 2.0 * torch.randn(10_000, 4, generator=g, dtype=torch.float64)
+    standard_error = 2.0 / math.sqrt(10_000)
+    assert mean_agrees(samples, 3.0)
+    assert mean_agrees(samples, torch.full((4,), 3.0))
+    assert not mean_agrees(samples, 3.0 + 10 * standard_error)
+    offset_in_one_column = torch.tensor([3.0, 3.0, 3.0 + 10 * standard_error, 3.0])
+    assert not mean_agrees(samples, offset_in_one_column)        # every coordinate must agree
+    assert mean_agrees(samples, 3.0 + 3 * standard_error, standard_errors=5)
+    assert not mean_agrees(samples, 3.0 + 3 * standard_error, standard_errors=2)
+
+
+def test_mean_agrees_pairs_samples_with_per_sample_expectations():
+    """With one expected value per sample, the standard error is that of the differences, not of the samples."""
+    g = torch.Generator().manual_seed(1)
+    truth = 100 * torch.randn(5_000, generator=g, dtype=torch.float64)     # widely spread, known per sample
+    estimates = truth + 0.01 * torch.randn(5_000, generator=g, dtype=torch.float64)
+    assert mean_agrees(estimates, truth)
+    assert not mean_agrees(estimates + 0.01, truth)      # 0.01 = 70 standard errors of the differences
+    assert mean_agrees(estimates + 0.01, truth.mean())   # hidden by the spread of the samples themselves
+
+
+def test_mean_agrees_rejects_unusable_samples():
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        mean_agrees(torch.ones(1, 3), 1.0)
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        mean_agrees(torch.tensor(1.0), 1.0)
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        mean_agrees(torch.tensor([1.0, float("nan"), 1.0]), 1.0)

@@ -1,5 +1,6 @@
 """Two Monte Carlo estimators of ∇_φ E_{q_φ}[f(z)] for a diagonal Gaussian q_φ = N(μ, diag exp(log σ²)),
-and a helper that measures their variance against the number of samples K.
+a helper that measures their variance against the number of samples K, and the book's Monte Carlo checks:
+:func:`mean_agrees` (is a sample mean the value a formula predicts?) and :func:`variance_standard_error`.
 
     score function (REINFORCE):  ∇_φ E_q[f(z)] = E_q[ f(z) ∇_φ log q_φ(z) ]            f only evaluated
     pathwise (reparameterized):  ∇_φ E_q[f(z)] = E_ε[ ∇_φ f(μ + σ·ε) ],  ε ~ N(0, I)    f differentiated
@@ -59,6 +60,23 @@ def pathwise_gradient(f: Function, mu: torch.Tensor, log_var: torch.Tensor, k: i
     objective = f(z).mean(-1).sum()          # rows are independent, so each row's gradient is its own estimate
     grad_mu, grad_log_var = torch.autograd.grad(objective, (mu_leaf, log_var_leaf))
     return grad_mu, grad_log_var
+
+
+def mean_agrees(samples: torch.Tensor, expected: torch.Tensor | float, standard_errors: float = 5.0) -> bool:
+    """The book's Monte Carlo check: is the mean of ``samples − expected`` over dim 0 within ``standard_errors``
+    standard errors (sample standard deviation / √n) of zero, in every remaining coordinate?
+
+    ``expected`` broadcasts against ``samples``: a constant, one value per coordinate, or one value per sample
+    (then the check is on paired differences). A correct formula fails at 5 standard errors with probability about
+    6e-7 per coordinate; a wrong one is caught once its error exceeds about 5 standard errors, so n must be large
+    enough to make the standard error small next to the mistakes the check is for."""
+    n = samples.shape[0] if samples.dim() else 0
+    if n < 2:
+        raise ValueError(f"a standard error needs at least 2 samples along dim 0, got {n}")
+    error = (samples - expected).double()
+    if not torch.isfinite(error).all():
+        raise ValueError("the samples (or the expected values) contain NaN or infinity")
+    return bool((error.mean(0).abs() <= standard_errors * error.std(0) / n**0.5).all())
 
 
 def variance_standard_error(samples: torch.Tensor) -> torch.Tensor:

@@ -19,8 +19,10 @@ from vaebook.latent import (
     log_joint_on_grid,
     log_marginal_2d,
     pca_project,
+    posterior_kl_on_grid,
     sample_aggregate_posterior,
 )
+from vaebook.distributions import kl_mvn
 from vaebook.models import build_model
 from vaebook.models.base import VAE
 
@@ -151,6 +153,28 @@ def test_log_marginal_2d_matches_the_closed_form():
     cov = (model.W @ model.W.T + model.s2 * torch.eye(3, dtype=torch.float64)).numpy()
     exact = multivariate_normal(model.b.numpy(), cov).logpdf(x.flatten(1).numpy())
     np.testing.assert_allclose(log_marginal_2d(model, x, limit=6.0, steps=241).numpy(), exact, atol=1e-6)
+
+
+def test_posterior_kl_on_grid_matches_the_closed_form():
+    """For a linear-Gaussian decoder p(z|x) is Gaussian, so KL(q || p(z|x)) has a closed form to compare with."""
+    model = LinearGaussian2D()
+    g = torch.Generator().manual_seed(2)
+    x = (torch.randn(5, 2, generator=g, dtype=torch.float64) @ model.W.T + model.b).view(5, 1, 3)
+    precision = torch.eye(2, dtype=torch.float64) + model.W.T @ model.W / model.s2
+    post_cov = torch.linalg.inv(precision)
+    post_mean = (x.flatten(1) - model.b) @ model.W @ post_cov / model.s2
+    mu = post_mean + 0.3 * torch.randn(5, 2, generator=g, dtype=torch.float64)        # a q that misses a little
+    log_var = torch.log(post_cov.diagonal()) + 0.5 * torch.randn(5, 2, generator=g, dtype=torch.float64)
+    grid, log_joint, _ = log_joint_on_grid(model, x, limit=6.0, steps=301)
+    exact = kl_mvn(mu, torch.diag_embed(log_var.exp()), post_mean, post_cov.expand(5, 2, 2))
+    assert bool((exact > 0.05).all())                                               # a gap the check can see
+    torch.testing.assert_close(posterior_kl_on_grid(mu, log_var, grid, log_joint, chunk=2), exact, rtol=1e-6, atol=1e-8)
+    at_the_posterior = posterior_kl_on_grid(post_mean, torch.log(post_cov.diagonal()).expand(5, 2), grid, log_joint)
+    assert bool((at_the_posterior >= 0).all())            # a diagonal q still misses the correlated posterior
+    torch.testing.assert_close(at_the_posterior, kl_mvn(post_mean, torch.diag(post_cov.diagonal()).expand(5, 2, 2),
+                                                        post_mean, post_cov.expand(5, 2, 2)), rtol=1e-6, atol=1e-8)
+    with pytest.raises(ValueError, match="shape"):
+        posterior_kl_on_grid(mu[:, :1], log_var[:, :1], grid, log_joint)
 
 
 def test_bernoulli_fast_path_equals_the_direct_sum(mlp2):

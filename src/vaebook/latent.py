@@ -1,6 +1,6 @@
 """Looking inside a trained VAE's latent space: encode a data set, decode a 2-D grid,
-interpolate, sample the aggregate posterior, project to 2-D, and compute log p(x)
-exactly (by quadrature) when the latent space is two-dimensional.
+interpolate, sample the aggregate posterior, project to 2-D, and compute log p(x) and
+KL(q(z|x) || p(z|x)) exactly (by quadrature) when the latent space is two-dimensional.
 
 Pure tensor code: the figures that use it live in :mod:`vaebook.plotting` and the notebooks.
 """
@@ -12,7 +12,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from vaebook.distributions import check_unit_interval, log_standard_normal
+from vaebook.distributions import check_unit_interval, log_normal_diag, log_standard_normal
 from vaebook.likelihoods import Bernoulli
 
 
@@ -227,3 +227,25 @@ def log_marginal_2d(model, x: torch.Tensor, limit: float = 4.0, steps: int = 201
     """
     _, log_joint, log_area = log_joint_on_grid(model, x, limit, steps)
     return torch.logsumexp(log_joint, dim=1) + log_area
+
+
+@torch.no_grad()
+def posterior_kl_on_grid(mu: torch.Tensor, log_var: torch.Tensor, grid: torch.Tensor, log_joint: torch.Tensor,
+                         chunk: int = 64) -> torch.Tensor:
+    """KL(q(z|x) || p(z|x)) per image by quadrature, for q = N(mu, diag exp(log_var)) and the grid and log-joint
+    of :func:`log_joint_on_grid`: the KL between q and the true posterior, each normalised over the grid's cells.
+
+    It is the gap log p(x) − ELBO(q) without sampling z, so it is never negative, and it converges to the exact KL as
+    the cells shrink (while q and p(z|x) are well inside the grid)."""
+    if mu.shape != log_var.shape or mu.shape[-1] != 2 or len(mu) != len(log_joint):
+        raise ValueError(f"need mu and log_var of shape (N, 2) for the N rows of log_joint, got {tuple(mu.shape)}, "
+                         f"{tuple(log_var.shape)} and {tuple(log_joint.shape)}")
+    if chunk < 1:
+        raise ValueError(f"chunk must be positive, got {chunk}")
+    kls = []
+    for start in range(0, len(mu), chunk):
+        rows = slice(start, start + chunk)
+        log_q = torch.log_softmax(log_normal_diag(grid, mu[rows, None], log_var[rows, None]), dim=1)   # q per cell
+        log_p = torch.log_softmax(log_joint[rows], dim=1)                                             # p(z|x) per cell
+        kls.append((log_q.exp() * (log_q - log_p)).sum(1))
+    return torch.cat(kls)

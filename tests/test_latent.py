@@ -9,6 +9,7 @@ import pytest
 import torch
 from scipy.stats import multivariate_normal, norm
 
+from vaebook.distributions import kl_mvn
 from vaebook.latent import (
     aggregate_posterior_moments,
     decode_mean,
@@ -22,7 +23,7 @@ from vaebook.latent import (
     posterior_kl_on_grid,
     sample_aggregate_posterior,
 )
-from vaebook.distributions import kl_mvn
+from vaebook.linear_gaussian import LinearGaussian
 from vaebook.models import build_model
 from vaebook.models.base import VAE
 
@@ -160,9 +161,7 @@ def test_posterior_kl_on_grid_matches_the_closed_form():
     model = LinearGaussian2D()
     g = torch.Generator().manual_seed(2)
     x = (torch.randn(5, 2, generator=g, dtype=torch.float64) @ model.W.T + model.b).view(5, 1, 3)
-    precision = torch.eye(2, dtype=torch.float64) + model.W.T @ model.W / model.s2
-    post_cov = torch.linalg.inv(precision)
-    post_mean = (x.flatten(1) - model.b) @ model.W @ post_cov / model.s2
+    post_mean, post_cov = LinearGaussian(model.W, model.b, model.s2).posterior(x.flatten(1))   # the same model's p(z|x)
     mu = post_mean + 0.3 * torch.randn(5, 2, generator=g, dtype=torch.float64)        # a q that misses a little
     log_var = torch.log(post_cov.diagonal()) + 0.5 * torch.randn(5, 2, generator=g, dtype=torch.float64)
     grid, log_joint, _ = log_joint_on_grid(model, x, limit=6.0, steps=301)

@@ -55,15 +55,21 @@ def test_rehearsal_runs_the_notebook_and_returns_models_and_copy(tmp_path):
     assert (tmp_path / "out" / "checkpoints" / "earlier-full.pt").is_file()
 
 
-def test_a_run_cut_off_by_time_limit_keeps_its_unfinished_model(tmp_path):
-    """TIME_LIMIT stops the notebook; the model saved after its last whole epoch comes back and is kept."""
+def test_a_run_cut_off_by_time_limit_keeps_its_unfinished_model_and_its_record(tmp_path):
+    """TIME_LIMIT stops the notebook; the model saved after its last whole epoch comes back and is kept,
+    and so does a record the notebook wrote before it was cut off (chapter 9 writes its table early)."""
+    from vaebook.records import RECORDS_DIR
+
+    record = RECORDS_DIR / "probe_gpu_full_test.json"
     bundle = tmp_path / "bundle"
     bundle.mkdir()
     slow = write_notebook(tmp_path / "slow.ipynb",
         "import time, torch\n"
         "from vaebook.data import TensorLoader\n"
         "from vaebook.models import build_model\n"
+        "from vaebook.records import save_record\n"
         "from vaebook.train import train_or_load\n"
+        "save_record('probe_gpu_full_test', {'x': 1.0}, hardware='test', seconds=1)\n"
         "class SlowLoader(TensorLoader):      # half a second per epoch, so that the limit lands mid-run\n"
         "    def __iter__(self):\n"
         "        time.sleep(0.5)\n"
@@ -71,8 +77,12 @@ def test_a_run_cut_off_by_time_limit_keeps_its_unfinished_model(tmp_path):
         "x = torch.ones(64, 1, 28, 28)\n"
         "train_or_load(build_model('mlp', latent_dim=2, hidden=8), SlowLoader((x, torch.zeros(64, dtype=torch.long)), 64),\n"
         "              1000, 'slow')")
-    result = run_script("gpu_full.sh", tmp_path / "out", slow,
-                        env={"GPU_DIR": str(bundle), "PROFILE": "smoke", "TIME_LIMIT": "12"})
+    try:
+        result = run_script("gpu_full.sh", tmp_path / "out", slow,
+                            env={"GPU_DIR": str(bundle), "PROFILE": "smoke", "TIME_LIMIT": "12"})
+        assert (tmp_path / "out" / record.name).read_text() == record.read_text()
+    finally:
+        record.unlink(missing_ok=True)
     assert result.returncode == 124, result.stdout + result.stderr
     assert "gpu_full: stopped after TIME_LIMIT=12 s" in result.stderr
     for folder in (tmp_path / "out" / "checkpoints", bundle / "checkpoints"):

@@ -6,11 +6,12 @@
 #
 # Installs the wheels into a private folder (nothing on the machine changes), runs tools/run_full.py
 # with the data in .gpu/data and VAEBOOK_CHECKPOINTS=OUT_DIR/checkpoints (seeded from .gpu/checkpoints),
-# and leaves in OUT_DIR the executed notebooks, the records they wrote and the trained models: finished
-# ones, and the unfinished one saved after its last epoch. Run again with those in .gpu/checkpoints and
-# finished models load, the unfinished one goes on from where it stopped. TIME_LIMIT=540 stops the
-# notebooks after 540 s, so that the script itself can still copy the models back into .gpu/checkpoints
-# (a rerun on the same machine then needs nothing carried) before a caller's own limit kills it.
+# and leaves in OUT_DIR the executed notebooks, the records they wrote (also one written before a time
+# limit cut its notebook off) and the trained models: finished ones, and the unfinished one saved after
+# its last epoch. Run again with those in .gpu/checkpoints and finished models load, the unfinished one
+# goes on from where it stopped. TIME_LIMIT=540 stops the notebooks after 540 s, so that the script
+# itself can still copy the models back into .gpu/checkpoints (a rerun on the same machine then needs
+# nothing carried) before a caller's own limit kills it.
 # PROFILE=smoke rehearses the whole thing in a minute; GPU_DIR names another bundle folder.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,9 +44,14 @@ python3 -c "import torch, vaebook; print(f'vaebook {vaebook.__version__} from {v
 
 limit=()
 [ -n "${TIME_LIMIT:-}" ] && limit=(timeout --kill-after=30 "$TIME_LIMIT")
+started=$(mktemp)                                   # records newer than this were written by this run
 ${limit[@]+"${limit[@]}"} python3 tools/run_full.py --profile "${PROFILE:-full}" --out "$OUT" "${notebooks[@]}"   # copies its records to OUT
 status=$?
 sleep 2                                             # a kernel cut off with its notebook exits within a second
+# run_full.py copies the records when its notebooks end; a record a notebook wrote before TIME_LIMIT cut
+# it off (chapter 9 saves its MNIST table long before it ends) comes back all the same
+find src/vaebook/records -maxdepth 1 -name '*.json' -newer "$started" -exec cp -p {} "$OUT/" \;
+rm -f "$started"
 rm -f "$VAEBOOK_CHECKPOINTS"/*.tmp
 mkdir -p "$BUNDLE/checkpoints" && rm -f "$BUNDLE"/checkpoints/*.pt
 cp "$VAEBOOK_CHECKPOINTS"/*.pt "$BUNDLE/checkpoints/" 2>/dev/null || true

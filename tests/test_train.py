@@ -106,6 +106,28 @@ def test_resume_continues_exactly(tmp_path):
         assert torch.equal(p, q)
 
 
+def test_resume_keeps_this_machines_adam_kernel(tmp_path):
+    """A run saved with fused Adam (a GPU) goes on with the resuming trainer's own kernel (a CPU without
+    fused Adam) and takes the same steps: load_state_dict alone would bring back fused=True."""
+    saved = run(1)
+    path = saved.save(tmp_path / "fused.pt")
+    assert saved.optimizer.param_groups[0]["fused"]
+    model = build_model("mlp", latent_dim=4, hidden=32)
+    plain = Trainer(model, optimizer=torch.optim.Adam(model.parameters(), lr=1e-3, foreach=False), progress=False)
+    plain.resume(path)
+    assert not plain.optimizer.param_groups[0]["fused"] and plain.optimizer.param_groups[0]["foreach"] is False
+    saved_state = saved.optimizer.state_dict()["state"]
+    assert all(torch.equal(plain.optimizer.state_dict()["state"][i]["exp_avg"], saved_state[i]["exp_avg"])
+               for i in saved_state)
+    loader = TensorLoader(tiny_data(), batch_size=64, shuffle=False)
+    seed_everything(0)
+    saved.fit(loader, 3)
+    seed_everything(0)
+    plain.fit(loader, 3)
+    for p, q in zip(plain.model.parameters(), saved.model.parameters()):
+        assert torch.allclose(p, q, atol=1e-6)
+
+
 def test_resume_without_random_states_still_loads(tmp_path):
     """Checkpoints written without random states (older ones, or by hand) resume, just not draw for draw."""
     trainer = run(1)

@@ -153,7 +153,7 @@ class LinearGaussianConditional:
         """Exact log p(y|x) = log N(y; B A x + C x, B Σ_p Bᵀ + σ² I)."""
         mean_z, cov_z = self.prior_moments(x)
         mean = mean_z @ self.B.T + x @ self.C.T
-        cov = self.B @ cov_z @ self.B.T + self.noise_var * torch.eye(len(self.B), dtype=self.B.dtype)
+        cov = self.B @ cov_z @ self.B.T + self.noise_var * torch.eye(len(self.B), dtype=self.B.dtype, device=self.B.device)
         return torch.distributions.MultivariateNormal(mean, cov).log_prob(y)
 
     def posterior(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

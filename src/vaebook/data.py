@@ -260,10 +260,12 @@ def gaussian_mixture_2d(n: int, means: torch.Tensor | None = None, scales: torch
                         weights: torch.Tensor | None = None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """n points from a 2-D Gaussian mixture (default: 3 components); returns (points, component labels)."""
     g = _generator(seed)
-    means = torch.tensor([[-2.0, 0.0], [2.0, 0.0], [0.0, 2.5]]) if means is None else torch.as_tensor(means, dtype=torch.float32)
+    # drawn on the CPU, where the seeded generator is, whatever device the caller's tensors are on
+    means = (torch.tensor([[-2.0, 0.0], [2.0, 0.0], [0.0, 2.5]]) if means is None
+             else torch.as_tensor(means, dtype=torch.float32).cpu())
     k = len(means)
-    weights = torch.full((k,), 1.0 / k) if weights is None else torch.as_tensor(weights, dtype=torch.float32)
-    scales = torch.as_tensor(scales, dtype=torch.float32).expand(k)
+    weights = torch.full((k,), 1.0 / k) if weights is None else torch.as_tensor(weights, dtype=torch.float32).cpu()
+    scales = torch.as_tensor(scales, dtype=torch.float32).cpu().expand(k)
     labels = torch.multinomial(weights, n, replacement=True, generator=g)
     points = means[labels] + scales[labels, None] * torch.randn(n, 2, generator=g)
     return points, labels

@@ -107,8 +107,8 @@ def estimator_variance(estimator: Estimator, f: Function, mu: torch.Tensor, log_
     for k in ks:
         g_mu, g_log_var = estimator(f, mu.expand(repeats, -1), log_var.expand(repeats, -1), k, generator)
         for name, g in (("mu", g_mu), ("log_var", g_log_var)):
-            out[f"mean_{name}"].append(g.mean(0).numpy())
-            out[f"var_{name}"].append(g.var(0).numpy())
-            out[f"se_var_{name}"].append(variance_standard_error(g).numpy() if repeats >= 4
+            out[f"mean_{name}"].append(g.mean(0).cpu().numpy())
+            out[f"var_{name}"].append(g.var(0).cpu().numpy())
+            out[f"se_var_{name}"].append(variance_standard_error(g).cpu().numpy() if repeats >= 4
                                          else np.full(g.shape[1:], np.nan))
     return {key: np.asarray(value) for key, value in out.items()}

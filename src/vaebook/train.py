@@ -162,7 +162,13 @@ class Trainer:
             state = load_checkpoint(path, map_location="cpu")
         restore_model(self.model, state, str(path))
         if state.get("optimizer_state") is not None:
+            # keep this machine's choice of Adam kernel (fused, foreach): a run saved on a GPU may go on
+            # on a CPU whose torch has no fused Adam; the update itself is the same either way
+            kernels = [{key: group[key] for key in ("fused", "foreach") if key in group}
+                       for group in self.optimizer.param_groups]
             self.optimizer.load_state_dict(state["optimizer_state"])
+            for group, kept in zip(self.optimizer.param_groups, kernels):
+                group.update(kept)
         self.epoch = state["epoch"]
         self.history = {k: list(v) for k, v in state["history"].items()}
         self.meta = {**state.get("extra", {}), **self.meta}

@@ -84,6 +84,8 @@ def test_sampler_check():
     assert not kl.sampler_passes(lambda mu, lv, eps: mu + torch.exp(0.5 ** lv) * eps)
     assert not kl.sampler_passes(lambda mu, lv, eps: mu + torch.exp(lv) * eps)
     assert not kl.sampler_passes(lambda mu, lv, eps: (mu + torch.exp(0.5 * lv) * eps).detach())
+    assert not kl.sampler_passes(lambda mu, lv, eps: mu + torch.exp(0.5 * lv).detach() * eps)   # right draws, no σ gradient
+    assert not kl.sampler_passes(lambda mu, lv, eps: mu.detach() + torch.exp(0.5 * lv) * eps)   # right draws, no μ gradient
 
 
 def test_package_reparameterize_passes_the_sampler_check():

@@ -73,7 +73,7 @@ def mean_agrees(samples: torch.Tensor, expected: torch.Tensor | float, standard_
     n = samples.shape[0] if samples.dim() else 0
     if n < 2:
         raise ValueError(f"a standard error needs at least 2 samples along dim 0, got {n}")
-    error = (samples - expected).double()
+    error = (samples - expected).detach().cpu().double()    # on the CPU: Apple's MPS has no float64
     if not torch.isfinite(error).all():
         raise ValueError("the samples (or the expected values) contain NaN or infinity")
     return bool((error.mean(0).abs() <= standard_errors * error.std(0) / n**0.5).all())

@@ -113,7 +113,7 @@ def density_contours(ax, grid: torch.Tensor, log_density: torch.Tensor, masses: 
     """Contours of a density tabulated on a square grid (from :func:`vaebook.latent.grid_2d`) that enclose
     the given probability masses (highest-density regions), e.g. the true posterior p(z|x)."""
     steps = int(round(math.sqrt(len(grid))))
-    p = torch.softmax(log_density.detach().double().cpu().flatten(), 0)
+    p = torch.softmax(log_density.detach().cpu().double().flatten(), 0)    # CPU first: MPS has no float64
     ordered = p.sort(descending=True).values
     cumulative = ordered.cumsum(0)
     levels = sorted({float(ordered[min(int(torch.searchsorted(cumulative, m)), len(p) - 1)]) for m in masses})

@@ -192,7 +192,8 @@ def _training_settings(model: torch.nn.Module, loader: Iterable, epochs: int, lr
         "epochs": int(epochs),
         "lr": float(lr),
         "images": len(x) if x is not None else None,
-        "data_mean": round(float(x.mean(dtype=torch.float64)), 8) if x is not None else None,  # tells data sets apart
+        # tells data sets apart; computed on the CPU, so that a run goes on on another device (and MPS has no float64)
+        "data_mean": round(float(x.cpu().mean(dtype=torch.float64)), 8) if x is not None else None,
         "batch_size": getattr(loader, "batch_size", None),
         "binarize": getattr(loader, "binarize", None),
     }

@@ -182,10 +182,12 @@ Sampler = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def sampler_passes(candidate: Sampler, n: int = 20_000, seed: int = 0) -> bool:
-    """True when ``candidate(mu, log_var, eps)`` draws from N(μ, exp(log σ²)) and is differentiable in μ, σ.
+    """True when ``candidate(mu, log_var, eps)`` draws from N(μ, exp(log σ²)) with the pathwise gradients.
 
-    With ε ~ N(0, 1) fixed by a seed, a correct sampler gives z with mean μ and standard
-    deviation σ; we require each within 5 standard errors, for several (μ, log σ²) pairs.
+    With ε ~ N(0, 1) fixed by a seed, a correct sampler gives z with mean μ and standard deviation σ
+    (each within 5 standard errors, for several (μ, log σ²) pairs), and the gradients of z = μ + σε:
+    ∂z/∂μ = 1 and ∂z/∂log σ² = σε/2 = (z − μ)/2, so that a sampler which cuts σ (or μ) out of the
+    graph fails, even though it still draws the right numbers.
     """
     g = torch.Generator().manual_seed(seed)
     eps = torch.randn(n, generator=g, dtype=torch.float64)
@@ -193,12 +195,17 @@ def sampler_passes(candidate: Sampler, n: int = 20_000, seed: int = 0) -> bool:
         mu = torch.tensor(mu_value, dtype=torch.float64, requires_grad=True)
         log_var = torch.tensor(lv_value, dtype=torch.float64, requires_grad=True)
         z = candidate(mu, log_var, eps)
-        differentiable = z.requires_grad
+        if not z.requires_grad:
+            return False
+        d_mu, d_log_var = torch.autograd.grad(z.sum(), (mu, log_var), allow_unused=True)
         z = z.detach()
+        half_offsets = 0.5 * float((z - mu_value).sum())
+        gradients_ok = (d_mu is not None and d_log_var is not None and abs(float(d_mu) - n) < 1e-8 * n
+                        and abs(float(d_log_var) - half_offsets) < 1e-8 * (1 + float((z - mu_value).abs().sum())))
         sigma = math.exp(0.5 * lv_value)
         mean_ok = abs(float(z.mean()) - mu_value) < 5 * sigma / math.sqrt(n)
         std_ok = abs(float(z.std()) - sigma) < 5 * sigma / math.sqrt(2 * n)
-        if not (mean_ok and std_ok and differentiable):
+        if not (mean_ok and std_ok and gradients_ok):
             return False
     return True
 

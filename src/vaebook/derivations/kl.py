@@ -199,9 +199,9 @@ def sampler_passes(candidate: Sampler, n: int = 20_000, seed: int = 0) -> bool:
             return False
         d_mu, d_log_var = torch.autograd.grad(z.sum(), (mu, log_var), allow_unused=True)
         z = z.detach()
-        half_offsets = 0.5 * float((z - mu_value).sum())
+        offsets = z - mu_value                                  # σε, so ∂(Σz)/∂log σ² = Σ offsets / 2
         gradients_ok = (d_mu is not None and d_log_var is not None and abs(float(d_mu) - n) < 1e-8 * n
-                        and abs(float(d_log_var) - half_offsets) < 1e-8 * (1 + float((z - mu_value).abs().sum())))
+                        and abs(float(d_log_var) - 0.5 * float(offsets.sum())) < 1e-8 * (1 + float(offsets.abs().sum())))
         sigma = math.exp(0.5 * lv_value)
         mean_ok = abs(float(z.mean()) - mu_value) < 5 * sigma / math.sqrt(n)
         std_ok = abs(float(z.std()) - sigma) < 5 * sigma / math.sqrt(2 * n)

@@ -18,6 +18,7 @@ from vaebook.evaluate import evaluate, evaluate_iw, iw_log_likelihood
 from vaebook.losses import negative_elbo
 from vaebook.models import build_model
 from vaebook.models.base import VAE
+from vaebook.settings import profile
 from vaebook.train import make_adam
 
 
@@ -203,3 +204,70 @@ def test_bad_input_raises_clear_errors(tiny_trained_vae):
         iw_log_likelihood(model, test.images[:2].flatten(1), k=5)
     with pytest.raises(ValueError, match="empty"):
         evaluate(model, [])
+
+
+def _stopping_after(iw_log_likelihood, batches: int):
+    """iw_log_likelihood that raises KeyboardInterrupt (a kernel stopped by hand) after this many batches."""
+    calls = 0
+
+    def stopping(batch, k):
+        nonlocal calls
+        calls += 1
+        if calls > batches:
+            raise KeyboardInterrupt
+        return iw_log_likelihood(batch, k)
+
+    return stopping
+
+
+def _iw_file(folder):
+    files = list(folder.glob("*.iw.unfinished.pt"))
+    assert len(files) <= 1
+    return files[0] if files else None
+
+
+def test_evaluate_iw_resumes_where_it_stopped(tiny_trained_vae, tmp_path, monkeypatch):
+    model, test = tiny_trained_vae
+    loader = TensorLoader((test.images[:250], test.labels[:250]), batch_size=50, shuffle=False)
+    torch.manual_seed(0)
+    plain = evaluate_iw(model, loader, k=20)
+    monkeypatch.setenv("VAEBOOK_CHECKPOINTS", str(tmp_path))
+    torch.manual_seed(0)
+    assert evaluate_iw(model, loader, k=20, name="test-iw") == plain     # saving after each batch changes nothing
+    assert _iw_file(tmp_path) is None                                       # a finished evaluation leaves no file
+
+    # stop it after two of five batches, as a killed kernel would
+    real = model.iw_log_likelihood
+    monkeypatch.setattr(model, "iw_log_likelihood", _stopping_after(real, 2))
+    torch.manual_seed(0)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate_iw(model, loader, k=20, name="test-iw")
+    saved = torch.load(_iw_file(tmp_path), weights_only=True)
+    assert (saved["batches"], saved["count"]) == (2, 100)
+    monkeypatch.setattr(model, "iw_log_likelihood", real)
+    torch.manual_seed(123)                 # the resumed run restores the generator the stopped run had reached
+    assert evaluate_iw(model, loader, k=20, name="test-iw") == plain
+    assert _iw_file(tmp_path) is None
+
+
+def test_evaluate_iw_starts_over_for_another_k_and_names_a_corrupt_file(tiny_trained_vae, tmp_path, monkeypatch,
+                                                                        capsys):
+    from vaebook.checkpoint import CheckpointError
+
+    model, test = tiny_trained_vae
+    loader = TensorLoader((test.images[:100], test.labels[:100]), batch_size=50, shuffle=False)
+    monkeypatch.setenv("VAEBOOK_CHECKPOINTS", str(tmp_path))
+    real = model.iw_log_likelihood
+    monkeypatch.setattr(model, "iw_log_likelihood", _stopping_after(real, 1))
+    with pytest.raises(KeyboardInterrupt):
+        evaluate_iw(model, loader, k=20, name="test-iw")
+    monkeypatch.setattr(model, "iw_log_likelihood", real)
+    torch.manual_seed(5)
+    other_k = evaluate_iw(model, loader, k=10, name="test-iw")
+    assert "saved for another model, data or K; starting the evaluation over" in capsys.readouterr().out
+    torch.manual_seed(5)
+    assert other_k == evaluate_iw(model, loader, k=10)                   # nothing of the K = 20 run was used
+
+    (tmp_path / f"test-iw-{profile()}.iw.unfinished.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match=f"test-iw-{profile()}.iw.unfinished.pt is not a readable evaluation"):
+        evaluate_iw(model, loader, k=10, name="test-iw")

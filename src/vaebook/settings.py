@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import random
 from pathlib import Path
-from typing import TypeVar
+from typing import Iterable, TypeVar
 
 import numpy as np
 import torch
@@ -86,6 +86,35 @@ def seed_everything(seed: int) -> torch.Generator:
     np.random.seed(seed)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
+
+
+def rng_state(loader: Iterable | None = None) -> dict[str, object]:
+    """The random states a run draws from: torch's (CPU and accelerator) and the loader's shuffle.
+
+    Saved with a checkpoint, they make a resumed training or evaluation draw the same batches,
+    binarizations and noise as a run that was never interrupted.
+    """
+    state: dict[str, object] = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    if torch.backends.mps.is_available() and hasattr(torch.mps, "get_rng_state"):
+        state["mps"] = torch.mps.get_rng_state()
+    generator = getattr(loader, "generator", None)
+    if isinstance(generator, torch.Generator):
+        state["loader"] = generator.get_state()
+    return state
+
+
+def set_rng_state(state: dict[str, object], loader: Iterable | None = None) -> None:
+    """Restore what :func:`rng_state` saved (the parts this machine and loader have)."""
+    torch.set_rng_state(state["cpu"])
+    if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    if "mps" in state and torch.backends.mps.is_available() and hasattr(torch.mps, "set_rng_state"):
+        torch.mps.set_rng_state(state["mps"])
+    generator = getattr(loader, "generator", None)
+    if "loader" in state and isinstance(generator, torch.Generator):
+        generator.set_state(state["loader"])
 
 
 def check_version(expected: str) -> None:

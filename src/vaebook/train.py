@@ -21,7 +21,7 @@ from vaebook.checkpoint import CheckpointError, load_checkpoint, restore_model, 
 from vaebook.evaluate import evaluate
 from vaebook.losses import model_loss
 from vaebook.records import duration
-from vaebook.settings import checkpoint_dir, hardware, profile, progress_bars
+from vaebook.settings import checkpoint_dir, hardware, profile, progress_bars, rng_state, set_rng_state
 
 LossFn = Callable[[torch.nn.Module, tuple], dict[str, torch.Tensor]]
 
@@ -33,35 +33,6 @@ def make_adam(params, lr: float = 1e-3) -> torch.optim.Optimizer:
         return torch.optim.Adam(params, lr=lr, fused=True)
     except (RuntimeError, TypeError, ValueError):
         return torch.optim.Adam(params, lr=lr)
-
-
-def rng_state(loader: Iterable | None = None) -> dict[str, object]:
-    """The random states a training run draws from: torch's (CPU and accelerator) and the loader's shuffle.
-
-    Saved with a checkpoint, they make a resumed run draw the same batches, binarizations and noise
-    as a run that was never interrupted.
-    """
-    state: dict[str, object] = {"cpu": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    if torch.backends.mps.is_available() and hasattr(torch.mps, "get_rng_state"):
-        state["mps"] = torch.mps.get_rng_state()
-    generator = getattr(loader, "generator", None)
-    if isinstance(generator, torch.Generator):
-        state["loader"] = generator.get_state()
-    return state
-
-
-def set_rng_state(state: dict[str, object], loader: Iterable | None = None) -> None:
-    """Restore what :func:`rng_state` saved (the parts this machine and loader have)."""
-    torch.set_rng_state(state["cpu"])
-    if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(state["cuda"])
-    if "mps" in state and torch.backends.mps.is_available() and hasattr(torch.mps, "set_rng_state"):
-        torch.mps.set_rng_state(state["mps"])
-    generator = getattr(loader, "generator", None)
-    if "loader" in state and isinstance(generator, torch.Generator):
-        generator.set_state(state["loader"])
 
 
 class NonFiniteLossError(FloatingPointError):

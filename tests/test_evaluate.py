@@ -76,7 +76,7 @@ def test_exact_posterior_gives_exact_log_likelihood_for_every_k():
     model = LinearGaussianVAE()
     x = data_from(model, 50)
     exact = model.exact_log_px(x)
-    for k, chunk in [(1, 500), (10, 3), (200, 500)]:
+    for k, chunk in [(1, 500), (10, 3), (200, 500), (200, None)]:
         torch.manual_seed(k)
         np.testing.assert_allclose(iw_log_likelihood(model, x, k, chunk).numpy(), exact, atol=1e-9)
     # and then the ELBO is tight too: KL(q(z|x) || p(z|x)) = 0
@@ -200,10 +200,27 @@ def test_bad_input_raises_clear_errors(tiny_trained_vae):
     model, test = tiny_trained_vae
     with pytest.raises(ValueError, match="at least 1"):
         iw_log_likelihood(model, test.images[:2], k=0)
+    with pytest.raises(ValueError, match="chunk"):
+        iw_log_likelihood(model, test.images[:2], k=5, chunk=0)
     with pytest.raises(ValueError, match="expects a batch of shape"):
         iw_log_likelihood(model, test.images[:2].flatten(1), k=5)
     with pytest.raises(ValueError, match="empty"):
         evaluate(model, [])
+
+
+def test_iw_decodes_at_most_samples_per_call_at_a_time(tiny_trained_vae, monkeypatch):
+    import vaebook.evaluate
+
+    model, test = tiny_trained_vae
+    calls = []
+    decode = model.decode
+    monkeypatch.setattr(model, "decode", lambda z: calls.append(len(z)) or decode(z))
+    monkeypatch.setattr(vaebook.evaluate, "SAMPLES_PER_CALL", 400)
+    iw_log_likelihood(model, test.images[:30], k=100)            # 13 samples per image at a time: 390 images
+    assert calls == [390] * 7 + [270]
+    calls.clear()
+    iw_log_likelihood(model, test.images[:300], k=3)             # 300 images: one sample of each at a time
+    assert calls == [300] * 3
 
 
 def _stopping_after(iw_log_likelihood, batches: int):

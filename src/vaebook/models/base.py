@@ -49,7 +49,7 @@ class VAE(nn.Module):
         """−ELBO of the images in an (x, y) batch, with its rate and distortion (see :func:`negative_elbo`)."""
         return negative_elbo(self, batch[0], beta=beta)
 
-    def iw_log_likelihood(self, batch: tuple[torch.Tensor, ...], k: int, chunk: int = 500) -> torch.Tensor:
+    def iw_log_likelihood(self, batch: tuple[torch.Tensor, ...], k: int, chunk: int | None = None) -> torch.Tensor:
         """Importance-weighted log p(x) of the images in an (x, y) batch, per example (see :mod:`vaebook.evaluate`)."""
         return iw_log_likelihood(self, batch[0], k, chunk)
 

@@ -9,9 +9,10 @@
 # and leaves in OUT_DIR the executed notebooks, the records they wrote (also one written before a time
 # limit cut its notebook off) and the trained models: finished ones, and the unfinished one saved after
 # its last epoch (with an unfinished importance-weighted estimate, saved after its last batch). Run again
-# with those in .gpu/checkpoints and finished models load, the unfinished ones go on from where they stopped. TIME_LIMIT=540 stops the notebooks after 540 s, so that the script
-# itself can still copy the models back into .gpu/checkpoints (a rerun on the same machine then needs
-# nothing carried) before a caller's own limit kills it.
+# with those in .gpu/checkpoints and finished models load, the unfinished ones go on from where they
+# stopped. TIME_LIMIT=540 stops the notebooks after 540 s, so that the script itself can still copy the
+# models back into .gpu/checkpoints (a rerun on the same machine then needs nothing carried) before a
+# caller's own limit kills it.
 # PROFILE=smoke rehearses the whole thing in a minute; GPU_DIR names another bundle folder.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)

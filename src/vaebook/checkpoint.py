@@ -42,10 +42,26 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer: torch.
         "rng_state": rng_state,
         "extra": extra,
     }
+    return save_atomically(state, path)
+
+
+def save_atomically(state: Any, path: Path) -> Path:
+    """torch.save to a temporary file, then rename it: a run killed while saving leaves the old file whole."""
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(state, tmp)
     os.replace(tmp, path)
     return path
+
+
+def read_saved(path: Path, what: str = "checkpoint", map_location: str | torch.device = "cpu",
+               hint: str = "") -> Any:
+    """torch.load with ``weights_only=True``; an unreadable file raises CheckpointError naming it and the problem."""
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # torch.load raises many types for a bad file; all mean "unreadable"
+        text = str(error).strip()
+        first_line = f"{type(error).__name__}: {text.splitlines()[0]}" if text else type(error).__name__
+        raise CheckpointError(f"{path} is not a readable {what} (corrupt or truncated?): {first_line}{hint}") from None
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -53,12 +69,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as error:  # torch.load raises many types for a bad file; all mean "unreadable"
-        text = str(error).strip()
-        first_line = f"{type(error).__name__}: {text.splitlines()[0]}" if text else type(error).__name__
-        raise CheckpointError(f"{path} is not a readable checkpoint (corrupt or truncated?): {first_line}") from None
+    state = read_saved(path, "checkpoint", map_location)
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a vaebook checkpoint (expected format {FORMAT!r}).")
     return state

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import time
 from pathlib import Path
 from typing import Callable, Iterable
 
 import torch
 
-from vaebook.checkpoint import CheckpointError
+from vaebook.checkpoint import read_saved, save_atomically
 from vaebook.distributions import log_normal_diag, log_standard_normal
 from vaebook.losses import model_loss
 from vaebook.settings import checkpoint_dir, profile, rng_state, set_rng_state
@@ -96,13 +95,7 @@ def evaluate_iw(model, loader: Iterable, k: int, name: str | None = None) -> flo
     folder = checkpoint_dir() if name is not None else None
     was_training = model.training
     model.eval()
-    if folder is None:
-        total, count = 0.0, 0
-        for batch in loader:
-            total += float(-model.iw_log_likelihood(batch, k).sum())
-            count += len(batch[0])
-    else:
-        total, count = _resumable_iw(model, loader, k, folder / f"{name}-{profile()}.iw.unfinished.pt")
+    total, count = _iw_sums(model, loader, k, folder / f"{name}-{profile()}.iw.unfinished.pt" if folder else None)
     model.train(was_training)
     if count == 0:
         raise ValueError("cannot evaluate on an empty loader")
@@ -117,36 +110,38 @@ def _fingerprint(tensors: Iterable[torch.Tensor]) -> str:
     return digest.hexdigest()
 
 
-def _resumable_iw(model, loader: Iterable, k: int, path: Path) -> tuple[float, int]:
-    """evaluate_iw's sums, saved to ``path`` after every batch and resumed from it."""
-    key = {"k": k, "model": _fingerprint(model.state_dict().values()),
-           "data": _fingerprint(t for batch in loader for t in batch)}
+def _iw_sums(model, loader: Iterable, k: int, path: Path | None) -> tuple[float, int]:
+    """evaluate_iw's sums over the loader; with a ``path``, saved there after every batch and resumed from it."""
     done = {"batches": 0, "total": 0.0, "count": 0, "seconds": 0.0}
-    if path.exists():
-        try:
-            saved = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as error:  # any failure to read means the file is unusable
-            raise CheckpointError(f"{path} is not a readable evaluation (corrupt or truncated?): "
-                                  f"{type(error).__name__}; delete it to start the evaluation over") from None
-        if (isinstance(saved, dict) and {"rng_state", *done} <= saved.keys()
-                and all(saved.get(name) == value for name, value in key.items())):
-            done = {name: saved[name] for name in done}
-            set_rng_state(saved["rng_state"])
-            print(f"resuming {path.name}: {done['batches']} batches ({done['count']} examples) done "
-                  f"in {done['seconds']:.0f} s")
-        else:
-            print(f"note: {path.name} was saved for another model, data or K; starting the evaluation over")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path is not None:
+        key = {"k": k, "model": _fingerprint(model.state_dict().values()),
+               "data": _fingerprint(t for batch in loader for t in batch)}
+        done = _resume(path, key, done)
+        path.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter() - done["seconds"]
     for index, batch in enumerate(loader):
         if index < done["batches"]:
             continue
         done["total"] += float(-model.iw_log_likelihood(batch, k).sum())
         done["count"] += len(batch[0])
-        done["batches"] = index + 1
-        done["seconds"] = time.perf_counter() - start
-        tmp = path.with_suffix(".tmp")
-        torch.save({**key, **done, "rng_state": rng_state()}, tmp)
-        os.replace(tmp, path)
-    path.unlink(missing_ok=True)
+        if path is not None:
+            done["batches"], done["seconds"] = index + 1, time.perf_counter() - start
+            save_atomically({**key, **done, "rng_state": rng_state()}, path)
+    if path is not None:
+        path.unlink(missing_ok=True)
     return done["total"], done["count"]
+
+
+def _resume(path: Path, key: dict, fresh: dict) -> dict:
+    """The sums saved at ``path`` for this ``key`` (restoring the random state they reached), else ``fresh``."""
+    if not path.exists():
+        return fresh
+    saved = read_saved(path, "evaluation", hint="; delete it to start the evaluation over")
+    if not (isinstance(saved, dict) and {"rng_state", *fresh} <= saved.keys()
+            and all(saved.get(name) == value for name, value in key.items())):
+        print(f"note: {path.name} was saved for another model, data or K; starting the evaluation over")
+        return fresh
+    set_rng_state(saved["rng_state"])
+    print(f"resuming {path.name}: {saved['batches']} batches ({saved['count']} examples) done "
+          f"in {saved['seconds']:.0f} s")
+    return {name: saved[name] for name in fresh}

@@ -12,6 +12,8 @@ from vaebook.models.base import VAE
 from vaebook.models.conv import ConvVAE
 from vaebook.models.cvae import LabelCVAE, QuadrantBaseline, QuadrantCVAE, QuadrantHybrid
 from vaebook.models.mlp import MLPVAE
+from vaebook.models.pixelcnn import GatedPixelCNN, PixelCNN
+from vaebook.models.vqvae import VQVAE
 
 MODELS: dict[str, type[nn.Module]] = {
     "mlp": MLPVAE,
@@ -21,6 +23,9 @@ MODELS: dict[str, type[nn.Module]] = {
     "quadrant-baseline": QuadrantBaseline,
     "quadrant-cvae": QuadrantCVAE,
     "quadrant-hybrid": QuadrantHybrid,
+    "vqvae": VQVAE,
+    "pixelcnn": PixelCNN,
+    "gated-pixelcnn": GatedPixelCNN,
 }
 
 
@@ -39,4 +44,4 @@ def model_name(model: nn.Module) -> str:
     raise ValueError(f"{type(model).__name__} is not registered in vaebook.models.MODELS")
 
 
-__all__ = ["MODELS", "VAE", "MLPVAE", "ConvVAE", "Autoencoder", "build_model", "model_name"]
+__all__ = ["MODELS", "VAE", "MLPVAE", "ConvVAE", "Autoencoder", "VQVAE", "PixelCNN", "GatedPixelCNN", "build_model", "model_name"]

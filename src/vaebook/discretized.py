@@ -1,0 +1,45 @@
+"""Likelihoods of 8-bit pixels and the unit people compare them in: bits per dimension.
+
+A pixel of an 8-bit image takes one of 256 values, so its likelihood must be a probability
+over those values, not a density. PixelCNN++ (Salimans et al. 2017) gets one from a mixture of
+logistic distributions by giving each value the mass of its bin of width 1/255 on [-1, 1], the
+two end bins stretched to ±∞ so that the 256 masses sum to exactly 1.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def bits_per_dim(nats_per_example: float | torch.Tensor, dims: int) -> float | torch.Tensor:
+    """Nats per example to bits per dimension: divide by the number of dimensions and by log 2."""
+    if dims < 1:
+        raise ValueError(f"dims must be at least 1, got {dims}")
+    return nats_per_example / (dims * math.log(2))
+
+
+def discretized_logistic_mixture_log_prob(values: torch.Tensor, logit_weights: torch.Tensor, means: torch.Tensor,
+                                          log_scales: torch.Tensor, levels: int = 256) -> torch.Tensor:
+    """log P(value) of integer pixel values in {0, ..., levels − 1}, elementwise.
+
+    ``values`` has shape S; ``logit_weights``, ``means`` and ``log_scales`` have shape (*S, M) for
+    a mixture of M logistics on [-1, 1]. The mass of value v is F(v + ½) − F(v − ½) in the rescaled
+    units, with F = 0 below the first value and F = 1 above the last.
+    """
+    if values.is_floating_point():
+        raise TypeError("values must be integers in {0, ..., levels - 1} (a tensor of dtype long)")
+    if values.numel() and (values.min() < 0 or values.max() >= levels):
+        bad = values.min() if values.min() < 0 else values.max()
+        raise ValueError(f"value {int(bad)} lies outside {{0, ..., {levels - 1}}}")
+    half_bin = 1.0 / (levels - 1)
+    x = (values.float() * 2 * half_bin - 1).unsqueeze(-1)          # value → [-1, 1]
+    inv_scale = torch.exp(-log_scales)
+    upper = torch.where(x >= 1 - 1e-6, torch.full_like(x, math.inf), x + half_bin)
+    lower = torch.where(x <= -1 + 1e-6, torch.full_like(x, -math.inf), x - half_bin)
+    cdf_upper = torch.sigmoid((upper - means) * inv_scale)
+    cdf_lower = torch.sigmoid((lower - means) * inv_scale)
+    log_mass = torch.log((cdf_upper - cdf_lower).clamp(min=1e-12))
+    return torch.logsumexp(F.log_softmax(logit_weights, dim=-1) + log_mass, dim=-1)

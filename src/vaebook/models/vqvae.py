@@ -220,3 +220,54 @@ def codebook_usage(model: VQVAE, loader) -> dict[str, float]:
     p = counts.double() / counts.sum()
     entropy = -(p[p > 0] * p[p > 0].log()).sum()
     return {"codes_used": int((counts > 0).sum()), "perplexity": float(entropy.exp())}
+
+
+def straight_through_passes(quantize=None, beta: float = 0.25, seed: int = 0) -> bool:
+    """Do a quantizer's gradients follow the VQ-VAE paper? Checked by autograd on a tiny example.
+
+    ``quantize(quantizer, z_e)`` returns (output, indices, terms) like :meth:`VectorQuantizer.forward`
+    (the default). With loss = r(output) + codebook + β·commitment for a fixed smooth r, the
+    encoder output must receive r's gradient at z_q plus 2β(z_e − e), and each code e_k exactly
+    2·Σ(e_k − z_e) over the vectors assigned to it (none of r's gradient). Returns True or False.
+    """
+    quantize = quantize or (lambda quantizer, z_e: quantizer(z_e))
+    g = torch.Generator().manual_seed(seed)
+    quantizer = VectorQuantizer(5, 3, beta=beta).eval().double()
+    with torch.no_grad():
+        quantizer.codebook.copy_(torch.randn(5, 3, generator=g, dtype=torch.float64))
+    z_e = torch.randn(2, 3, 2, 2, generator=g, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(3, 3, generator=g, dtype=torch.float64)
+
+    def r(z: torch.Tensor) -> torch.Tensor:           # a stand-in for the decoder's −log p(x|z_q)
+        return torch.einsum("ij,njhw->nihw", weight, z).sin().flatten(1).sum(1)
+
+    out, indices, terms = quantize(quantizer, z_e)
+    (r(out) + terms["codebook"] + beta * terms["commitment"]).mean().backward()
+    n = z_e.shape[0]
+    z_q = quantizer.codebook.detach()[indices].permute(0, 3, 1, 2).clone().requires_grad_(True)
+    r(z_q).mean().backward()
+    expected_encoder = z_q.grad + 2 * beta * (z_e.detach() - z_q.detach()) / n
+    flat = z_e.detach().permute(0, 2, 3, 1).reshape(-1, 3)
+    k = indices.flatten()
+    expected_codebook = torch.zeros(5, 3, dtype=torch.float64).index_add_(
+        0, k, 2 * (quantizer.codebook.detach()[k] - flat) / n)
+    codebook_grad = quantizer.codebook.grad
+    return bool(z_e.grad is not None and codebook_grad is not None
+                and torch.allclose(z_e.grad, expected_encoder, atol=1e-10)
+                and torch.allclose(codebook_grad, expected_codebook, atol=1e-10))
+
+
+def train_tracking_codes(model: VQVAE, loader, epochs: int, test_loader, lr: float = 1e-3
+                         ) -> tuple[dict[str, list[float]], list[dict[str, float]]]:
+    """Train with the book's Trainer and, after every epoch, count the codes the test images use.
+
+    Returns the training history (with each epoch's mean batch perplexity) and one
+    :func:`codebook_usage` per epoch.
+    """
+    from vaebook.train import Trainer
+
+    usage: list[dict[str, float]] = []
+    trainer = Trainer(model, lr=lr, progress=False)
+    history = trainer.fit(loader, epochs, on_epoch=lambda epoch, metrics: usage.append(
+        codebook_usage(model, test_loader)))
+    return history, usage

@@ -271,3 +271,52 @@ def train_tracking_codes(model: VQVAE, loader, epochs: int, test_loader, lr: flo
     history = trainer.fit(loader, epochs, on_epoch=lambda epoch, metrics: usage.append(
         codebook_usage(model, test_loader)))
     return history, usage
+
+
+class StepLoader:
+    """Batches drawn at random from in-memory images, ``steps`` of them per pass: a schedule counted in
+    optimizer steps (as the Sonnet VQ-VAE example counts it) run through the book's epoch-based Trainer."""
+
+    def __init__(self, images: torch.Tensor, batch_size: int, steps: int, seed: int = 0):
+        _positive_int("batch_size", batch_size)
+        _positive_int("steps", steps)
+        self.x, self.batch_size, self.steps = images, batch_size, steps
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __iter__(self):
+        for _ in range(self.steps):
+            index = torch.randint(len(self.x), (self.batch_size,), generator=self.generator).to(self.x.device)
+            yield self.x[index], index
+
+
+@torch.no_grad()
+def normalised_mse(model: VQVAE, images: torch.Tensor, variance: float, batch_size: int = 500) -> float:
+    """Mean squared error of the reconstructions divided by the data's variance (NMSE)."""
+    total = sum(float((model.reconstruct(x) - x).pow(2).sum()) for x in images.split(batch_size))
+    return total / images.numel() / variance
+
+
+def train_logging_nmse(model: VQVAE, train_images: torch.Tensor, test_images: torch.Tensor,
+                       log_at: tuple[int, ...], batch_size: int = 32, lr: float = 3e-4
+                       ) -> list[dict[str, float]]:
+    """Train for ``log_at[-1]`` steps; at each step count in ``log_at``, the test images' NMSE
+    (variance of the training images), the codes' perplexity and the codes used on them."""
+    from vaebook.data import TensorLoader
+    from vaebook.train import Trainer
+
+    if list(log_at) != sorted(set(log_at)) or log_at[0] < 1:
+        raise ValueError(f"log_at must be increasing step counts of at least 1, got {log_at}")
+    variance = float(train_images.var())
+    trainer = Trainer(model, lr=lr, progress=False)
+    test_loader = TensorLoader((test_images, torch.zeros(len(test_images))), 500, shuffle=False)
+    log, done = [], 0
+    for step in log_at:
+        trainer.fit(StepLoader(train_images, batch_size, step - done, seed=step), trainer.epoch + 1)
+        done = step
+        log.append({"step": step, "nmse": normalised_mse(model.eval(), test_images, variance),
+                    **codebook_usage(model, test_loader)})
+        model.train()
+    return log

@@ -1,7 +1,8 @@
 """Checkpoints that hold only tensors and plain data, so ``torch.load(weights_only=True)`` reads them.
 
 A checkpoint records the model's registry name and config (to rebuild it), its
-``state_dict``, the optimizer's, the epoch, the metric history, the package version and,
+``state_dict``, the optimizer's (``optimizer_state``; for a model trained in phases, one per
+phase in ``optimizer_states``, phase name -> state), the epoch, the metric history, the package version and,
 for a run to resume exactly, the random number generators' states.
 """
 
@@ -21,10 +22,14 @@ class CheckpointError(RuntimeError):
     """A checkpoint that is missing, corrupt, not ours, or does not fit the model."""
 
 
-def save_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
+def save_checkpoint(path: str | os.PathLike, model: nn.Module,
+                    optimizer: torch.optim.Optimizer | dict[str, torch.optim.Optimizer] | None = None,
                     epoch: int = 0, history: dict[str, list[float]] | None = None,
                     rng_state: dict[str, Any] | None = None, **extra: Any) -> Path:
-    """Write a checkpoint atomically (to a temporary file, then renamed)."""
+    """Write a checkpoint atomically (to a temporary file, then renamed).
+
+    ``optimizer``: one optimizer, or a dict of them by phase (a model trained in phases).
+    """
     from vaebook import __version__
     from vaebook.models import model_name
 
@@ -36,7 +41,9 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer: torch.
         "model_name": model_name(model),
         "model_config": model.config,
         "model_state": model.state_dict(),
-        "optimizer_state": optimizer.state_dict() if optimizer is not None else None,
+        "optimizer_state": optimizer.state_dict() if isinstance(optimizer, torch.optim.Optimizer) else None,
+        "optimizer_states": ({name: o.state_dict() for name, o in optimizer.items()}
+                             if isinstance(optimizer, dict) else None),
         "epoch": int(epoch),
         "history": history or {},
         "rng_state": rng_state,

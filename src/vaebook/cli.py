@@ -7,7 +7,9 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
+import math
 import sys
 import time
 from functools import partial
@@ -34,6 +36,50 @@ def _choice(known) -> callable:
     return check
 
 
+def _count(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer of at least 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    """An argparse type: an integer of at least 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer of at least 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    """An argparse type: a finite number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be finite and above 0, got {text}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    """An argparse type: a finite number of at least 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be finite and at least 0, got {text}")
+    return value
+
+
 def _key_value(text: str) -> tuple[str, object]:
     """Parse KEY=VALUE; VALUE is read as JSON when it can be (numbers, true/false, lists), else kept as text."""
     key, sep, value = text.partition("=")
@@ -43,6 +89,30 @@ def _key_value(text: str) -> tuple[str, object]:
         return key, json.loads(value)
     except json.JSONDecodeError:
         return key, value
+
+
+# what --latent-dim and --likelihood stand for when not given, for the models that take them
+MODEL_DEFAULTS = {"latent_dim": 20, "likelihood": "bernoulli"}
+
+
+def model_config(args: argparse.Namespace) -> dict:
+    """The model's constructor arguments from the command line: the --option pairs, and --latent-dim
+    and --likelihood for a model that has such a parameter (as given, else ``MODEL_DEFAULTS``).
+    Either one given to a model without that parameter is a ValueError naming both."""
+    parameters = inspect.signature(MODELS[args.model]).parameters
+    config = dict(args.option)
+    for name, default in MODEL_DEFAULTS.items():
+        value, flag = getattr(args, name), "--" + name.replace("_", "-")
+        if name not in parameters:
+            if value is not None:
+                raise ValueError(f"{flag} does not apply to model {args.model!r} (it has no {name})")
+        elif value is not None:
+            if name in config:
+                raise ValueError(f"{flag} and --option {name}=... are both given; give one")
+            config[name] = value
+        else:
+            config.setdefault(name, default)
+    return config
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,18 +125,22 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     train.add_argument("--model", type=_choice(MODELS), default="mlp", help=f"model name: {', '.join(sorted(MODELS))}")
     train.add_argument("--dataset", type=_choice(DATASETS), default="mnist", help=f"dataset: {', '.join(DATASETS)}")
-    train.add_argument("--epochs", type=int, default=10, help="training epochs (in total, when resuming)")
-    train.add_argument("--batch-size", type=int, default=128, help="examples per step")
-    train.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
-    train.add_argument("--latent-dim", type=int, default=20, help="size of z")
-    train.add_argument("--likelihood", type=_choice(["bernoulli", "gaussian", "gaussian-learned"]),
-                       default="bernoulli", help="decoder likelihood p(x|z)")
-    train.add_argument("--beta", type=float, default=1.0, help="weight of the KL term in the training loss")
+    train.add_argument("--epochs", type=_count, default=10, help="training epochs (in total, when resuming)")
+    train.add_argument("--batch-size", type=_count, default=128, help="examples per step")
+    train.add_argument("--lr", type=_positive_float, default=1e-3, help="Adam learning rate")
+    train.add_argument("--latent-dim", type=_count, default=None,
+                       help=f"size of z, for a model that has one (if not given: {MODEL_DEFAULTS['latent_dim']})")
+    train.add_argument("--likelihood", type=_choice(["bernoulli", "gaussian", "gaussian-learned"]), default=None,
+                       help=f"decoder likelihood p(x|z), for a model that has one "
+                            f"(if not given: {MODEL_DEFAULTS['likelihood']})")
+    train.add_argument("--beta", type=_non_negative_float, default=None,
+                       help="weight of the KL term in the training loss (for vqvae: of the commitment term; "
+                            "default: the model's own)")
     train.add_argument("--binarize", type=_choice(["none", "static", "dynamic"]), default="none",
                        help="grey levels, one fixed binary sample, or a fresh sample every batch")
-    train.add_argument("--val-size", type=int, default=0,
+    train.add_argument("--val-size", type=_non_negative_int, default=0,
                        help="training images held out for validation (not trained on)")
-    train.add_argument("--subset", type=int, default=None, help="use only the first N training images")
+    train.add_argument("--subset", type=_count, default=None, help="use only the first N training images")
     train.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", type=_key_value,
                        help="extra model argument, e.g. --option hidden=200 or --option given_quadrants=2 (repeatable)")
     train.add_argument("--seed", type=int, default=1, help="random seed")
@@ -77,9 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev = commands.add_parser("evaluate", help="evaluate a checkpoint on the test set",
                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ev.add_argument("--checkpoint", type=Path, required=True, help="a checkpoint written by 'train'")
-    ev.add_argument("--iw-samples", type=int, default=0, help="K for the importance-weighted log p(x) (0: skip)")
-    ev.add_argument("--batch-size", type=int, default=500, help="test examples per batch")
-    ev.add_argument("--subset", type=int, default=None, help="evaluate on the first N test images only")
+    ev.add_argument("--iw-samples", type=_non_negative_int, default=0,
+                    help="K for the importance-weighted log p(x) (0: skip)")
+    ev.add_argument("--batch-size", type=_count, default=500, help="test examples per batch")
+    ev.add_argument("--subset", type=_count, default=None, help="evaluate on the first N test images only")
     ev.add_argument("--seed", type=int, default=0, help="random seed for the Monte Carlo estimates")
     ev.add_argument("--json", type=Path, default=None, help="write the results here")
     return parser
@@ -96,6 +171,9 @@ def _write_json(path: Path | None, payload: dict) -> None:
 
 
 def run_train(args: argparse.Namespace) -> None:
+    config = model_config(args)
+    if args.beta is not None and "beta" not in inspect.signature(MODELS[args.model].loss).parameters:
+        raise ValueError(f"--beta does not apply to model {args.model!r} (its loss has no beta)")
     device = get_device()
     seed_everything(args.seed)
     binarize_store = "static" if args.binarize == "static" else "none"
@@ -106,11 +184,13 @@ def run_train(args: argparse.Namespace) -> None:
     test_loader = TensorLoader(test_set, 500, shuffle=False, binarize=args.binarize, seed=args.seed + 1)
 
     try:
-        model = build_model(args.model, latent_dim=args.latent_dim, likelihood=args.likelihood, **dict(args.option))
+        model = build_model(args.model, **config)
     except TypeError as error:
         raise ValueError(f"model {args.model!r} does not take these options: {error}") from None
     model = model.to(device)
-    trainer = Trainer(model, loss_fn=partial(model_loss, beta=args.beta), lr=args.lr)
+    # a beta only when asked for: models without a KL term (PixelCNN, the adversarial autoencoders) take none
+    loss_fn = model_loss if args.beta is None else partial(model_loss, beta=args.beta)
+    trainer = Trainer(model, loss_fn=loss_fn, lr=args.lr)
     trainer.meta = {"dataset": args.dataset, "binarize": args.binarize, "seed": args.seed}
     if args.resume:
         trainer.resume(args.resume, train_loader)
@@ -121,7 +201,7 @@ def run_train(args: argparse.Namespace) -> None:
     _write_json(args.json, {
         "vaebook_version": __version__, "command": "train", "config": _jsonable(vars(args)),
         "device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
-        "train_images": len(train_set), "checkpoint": str(checkpoint),
+        "model_config": config, "train_images": len(train_set), "checkpoint": str(checkpoint),
         "epochs": [{key: values[i] for key, values in history.items()} for i in range(len(history["epoch"]))],
     })
 
@@ -130,6 +210,10 @@ def run_evaluate(args: argparse.Namespace) -> None:
     device = get_device()
     seed_everything(args.seed)
     model, state = load_model(args.checkpoint, map_location=device)
+    if args.iw_samples and not hasattr(model, "iw_log_likelihood"):
+        exact = "; its test_nll is already the exact -log p(x)" if hasattr(model, "log_prob") else ""
+        raise ValueError(f"model {state['model_name']!r} has no importance-weighted estimate of log p(x) "
+                         f"(--iw-samples {args.iw_samples}){exact}; evaluate it without --iw-samples")
     meta = state["extra"]
     binarize = meta.get("binarize", "none")
     test_set = load_images(meta.get("dataset", "mnist"), "test", subset=args.subset, device=device,

@@ -34,11 +34,13 @@ def discretized_logistic_mixture_log_prob(values: torch.Tensor, logit_weights: t
     if values.numel() and (values.min() < 0 or values.max() >= levels):
         bad = values.min() if values.min() < 0 else values.max()
         raise ValueError(f"value {int(bad)} lies outside {{0, ..., {levels - 1}}}")
-    half_bin = 1.0 / (levels - 1)
-    x = (values.float() * 2 * half_bin - 1).unsqueeze(-1)          # value → [-1, 1]
+    # value v → [-1, 1]; its bin's edges (2v ± 1)/(levels − 1) − 1 are computed from integers in the
+    # parameters' dtype, so that neighbouring bins share an edge exactly and the masses telescope to 1
+    dtype = means.dtype if means.is_floating_point() else torch.get_default_dtype()
+    v = values.unsqueeze(-1)
+    upper = torch.where(v == levels - 1, math.inf, (2 * v + 1).to(dtype) / (levels - 1) - 1)
+    lower = torch.where(v == 0, -math.inf, (2 * v - 1).to(dtype) / (levels - 1) - 1)
     inv_scale = torch.exp(-log_scales)
-    upper = torch.where(x >= 1 - 1e-6, torch.full_like(x, math.inf), x + half_bin)
-    lower = torch.where(x <= -1 + 1e-6, torch.full_like(x, -math.inf), x - half_bin)
     cdf_upper = torch.sigmoid((upper - means) * inv_scale)
     cdf_lower = torch.sigmoid((lower - means) * inv_scale)
     log_mass = torch.log((cdf_upper - cdf_lower).clamp(min=1e-12))

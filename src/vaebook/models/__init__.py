@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from torch import nn
 
+from vaebook.models.aae import AAE, CategoricalAAE, SupervisedAAE
 from vaebook.models.autoencoder import Autoencoder
+from vaebook.models.avb import AVB
 from vaebook.models.base import VAE
 from vaebook.models.conv import ConvVAE
 from vaebook.models.cvae import LabelCVAE, QuadrantBaseline, QuadrantCVAE, QuadrantHybrid
+from vaebook.models.dvae import DenoisingVAE
 from vaebook.models.mlp import MLPVAE
 from vaebook.models.pixelcnn import GatedPixelCNN, PixelCNN
 from vaebook.models.vqvae import VQVAE
@@ -26,6 +29,11 @@ MODELS: dict[str, type[nn.Module]] = {
     "vqvae": VQVAE,
     "pixelcnn": PixelCNN,
     "gated-pixelcnn": GatedPixelCNN,
+    "aae": AAE,
+    "aae-supervised": SupervisedAAE,
+    "aae-categorical": CategoricalAAE,
+    "dvae": DenoisingVAE,
+    "avb": AVB,
 }
 
 
@@ -44,4 +52,5 @@ def model_name(model: nn.Module) -> str:
     raise ValueError(f"{type(model).__name__} is not registered in vaebook.models.MODELS")
 
 
-__all__ = ["MODELS", "VAE", "MLPVAE", "ConvVAE", "Autoencoder", "VQVAE", "PixelCNN", "GatedPixelCNN", "build_model", "model_name"]
+__all__ = ["MODELS", "VAE", "MLPVAE", "ConvVAE", "Autoencoder", "VQVAE", "PixelCNN", "GatedPixelCNN", "AAE", "SupervisedAAE",
+           "CategoricalAAE", "DenoisingVAE", "AVB", "build_model", "model_name"]

@@ -13,14 +13,17 @@ import torch
 from vaebook.distributions import kl_normal_std_normal
 
 
-def negative_elbo(model, x: torch.Tensor, beta: float = 1.0) -> dict[str, torch.Tensor]:
+def negative_elbo(model, x: torch.Tensor, beta: float = 1.0,
+                  target: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """One-sample estimate of −ELBO for a VAE, with the KL in closed form.
 
     Returns ``loss`` (distortion + β·rate, what the optimiser minimises), ``neg_elbo``
     (distortion + rate, the bound itself), ``rate`` and ``distortion``; each a batch mean.
+    ``target``: the images the decoder is scored on, when not ``x`` itself (the denoising
+    criterion of chapter 15 encodes a corrupted x and scores the clean one).
     """
     out, mu, log_var, _ = model(x)
-    distortion = -model.likelihood.log_prob(x, out)
+    distortion = -model.likelihood.log_prob(x if target is None else target, out)
     rate = kl_normal_std_normal(mu, log_var)
     return {
         "loss": (distortion + beta * rate).mean(),

@@ -9,9 +9,11 @@ from torch import nn
 
 from vaebook.models.aae import AAE, CategoricalAAE, SupervisedAAE
 from vaebook.models.autoencoder import Autoencoder
+from vaebook.models.avb import AVB
 from vaebook.models.base import VAE
 from vaebook.models.conv import ConvVAE
 from vaebook.models.cvae import LabelCVAE, QuadrantBaseline, QuadrantCVAE, QuadrantHybrid
+from vaebook.models.dvae import DenoisingVAE
 from vaebook.models.mlp import MLPVAE
 from vaebook.models.pixelcnn import GatedPixelCNN, PixelCNN
 from vaebook.models.vqvae import VQVAE
@@ -30,6 +32,8 @@ MODELS: dict[str, type[nn.Module]] = {
     "aae": AAE,
     "aae-supervised": SupervisedAAE,
     "aae-categorical": CategoricalAAE,
+    "dvae": DenoisingVAE,
+    "avb": AVB,
 }
 
 
@@ -49,4 +53,4 @@ def model_name(model: nn.Module) -> str:
 
 
 __all__ = ["MODELS", "VAE", "MLPVAE", "ConvVAE", "Autoencoder", "VQVAE", "PixelCNN", "GatedPixelCNN", "AAE", "SupervisedAAE",
-           "CategoricalAAE", "build_model", "model_name"]
+           "CategoricalAAE", "DenoisingVAE", "AVB", "build_model", "model_name"]

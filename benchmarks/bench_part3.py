@@ -10,7 +10,10 @@ binarized MNIST images through two loops, alternating so that background load hi
 
 The model and its loss are the same in both, so the difference is the data pipeline and loop.
 The autoregressive models also sample: one network pass per pixel, so 784 passes per batch of
-images, timed for a batch of 16. Prints a Markdown table and writes JSON.
+images, timed for a batch of 16. The adversarial autoencoder takes three steps per batch (the
+reconstruction, the discriminator, the encoder as generator), each with its own optimizer, which
+the reference loop above cannot run: it is timed through the ``Trainer`` alone, in images per second
+and in seconds per batch of each phase. Prints Markdown tables and writes JSON.
 
     VAEBOOK_DATA=../shared/data python benchmarks/bench_part3.py --json benchmarks/results_part3.json
     python benchmarks/bench_part3.py --sizes all --batches 200 --samples 64 --json OUT.json     # on a GPU
@@ -32,7 +35,7 @@ from torchvision import datasets, transforms
 
 from vaebook import __version__, get_device, hardware, seed_everything
 from vaebook.data import TensorLoader, _find_raw_folder, load_images
-from vaebook.models import GatedPixelCNN, PixelCNN, VQVAE
+from vaebook.models import AAE, GatedPixelCNN, PixelCNN, VQVAE
 from vaebook.models.pixelcnn import sampling_seconds
 from vaebook.train import Trainer
 
@@ -43,6 +46,11 @@ MODELS = {   # --sizes book: the first three, the sizes a laptop trains; --sizes
     "Gated PixelCNN (32 channels, 5 layers)": lambda: GatedPixelCNN(channels=32, layers=5),
     "VQ-VAE (K 128, D 32, width 128, EMA)": lambda: VQVAE(num_codes=128, code_dim=32, width=128, ema=True),
     "Gated PixelCNN (64 channels, 7 layers)": lambda: GatedPixelCNN(channels=64, layers=7),
+}
+
+AAE_MODELS = {   # --sizes book: the first, the chapter's book profile; --sizes all adds the full profile's
+    "AAE (2-D code, hidden 256, discriminator 128)": lambda: AAE(latent_dim=2, hidden=256, disc_hidden=128),
+    "AAE (2-D code, hidden 1000, discriminator 1000)": lambda: AAE(latent_dim=2, hidden=1000, disc_hidden=1000),
 }
 
 
@@ -80,6 +88,32 @@ def vaebook_rate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Ten
     return batches * BATCH / (time.perf_counter() - start)
 
 
+def phase_seconds(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, batches: int
+                  ) -> dict[str, float]:
+    """Seconds per batch of each training phase of a model with phases, through the book's Trainer.
+
+    A phase is timed from its loss call to the next phase's (forward, backward and optimizer step);
+    the last phase of a batch also carries the loop's own work until the next batch's first call.
+    """
+    device = images.device
+    loader = TensorLoader((images[: batches * BATCH], labels[: batches * BATCH]), BATCH, binarize="dynamic")
+    totals: dict[str, float] = {}
+    last: list = [None, 0.0]     # the phase running, and when it started
+
+    def timed(model, batch, phase=None):
+        synchronize(device)
+        now = time.perf_counter()
+        if last[0] is not None:
+            totals[last[0]] = totals.get(last[0], 0.0) + now - last[1]
+        last[0], last[1] = phase, now
+        return model.loss(batch, phase=phase)
+
+    Trainer(model, loss_fn=timed, progress=False).train_epoch(loader)
+    synchronize(device)
+    totals[last[0]] = totals.get(last[0], 0.0) + time.perf_counter() - last[1]
+    return {phase: seconds / batches for phase, seconds in totals.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batches", type=int, default=30, help="training batches per model and loop")
@@ -115,6 +149,17 @@ def main() -> None:
                 row["seconds_per_pixel_pass"] = seconds / (28 * 28)
             results[name] = row
             print(f"{name}: {row}", flush=True)
+    adversarial = {}
+    for name, make in list(AAE_MODELS.items())[: 1 if args.sizes == "book" else None]:
+        rates, phases = [], []
+        for repeat in range(2):
+            seed_everything(repeat)
+            rates.append(vaebook_rate(make().to(device), train.images, train.labels, args.batches))
+            seed_everything(repeat)
+            phases.append(phase_seconds(make().to(device), train.images, train.labels, args.batches))
+        adversarial[name] = {"vaebook": sum(rates) / 2,
+                             "seconds_per_batch": {k: (phases[0][k] + phases[1][k]) / 2 for k in phases[0]}}
+        print(f"{name}: {adversarial[name]}", flush=True)
     machine = (f"{hardware(device)} ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads), "
                f"torch {torch.__version__}")
     print(f"\n| model | training images/s, reference loop | training images/s, vaebook | "
@@ -123,9 +168,16 @@ def main() -> None:
         sampling = f"{row['sampling_images_per_second']:.2f}" if "sampling_images_per_second" in row else "—"
         print(f"| {name} | {row['reference']:.0f} | {row['vaebook']:.0f} | {sampling} |")
     print(f"\n({machine}; {args.batches} batches of {BATCH} per model and loop, twice)")
+    print("\n| adversarial autoencoder | training images/s, vaebook | ms per batch: reconstruction | "
+          "discriminator | generator (and the loop) |\n|---|---|---|---|---|")
+    for name, row in adversarial.items():
+        ms = {k: f"{1000 * v:.1f}" for k, v in row["seconds_per_batch"].items()}
+        print(f"| {name} | {row['vaebook']:.0f} | {ms['reconstruction']} | {ms['discriminator']} | "
+              f"{ms['generator']} |")
     if args.json:
         args.json.write_text(json.dumps({"vaebook_version": __version__, "machine": machine, "batches": args.batches,
-                                         "batch_size": BATCH, "results": results}, indent=2) + "\n")
+                                         "batch_size": BATCH, "results": results, "adversarial": adversarial},
+                                        indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -71,8 +71,10 @@ def test_gaussian_prior_and_configs_round_trip():
     assert torch.allclose(prior.log_prob(z), expected)
     for spec, dim in (("gaussian", 4), ("mixture", 2), ("swiss-roll", 2)):
         built = make_prior(spec, dim)
-        assert type(make_prior(built.config(), dim)) is type(built) and make_prior(built.config(), dim).config() == built.config()
-    assert isinstance(make_prior("swiss-roll", 2), SwissRollPrior) and isinstance(make_prior("gaussian", 2), GaussianPrior)
+        rebuilt = make_prior(built.config(), dim)
+        assert type(rebuilt) is type(built) and rebuilt.config() == built.config()
+    assert isinstance(make_prior("swiss-roll", 2), SwissRollPrior)
+    assert isinstance(make_prior("gaussian", 2), GaussianPrior)
     assert make_prior("gaussian", 2).sample(5, device="cpu").device.type == "cpu"
 
 
@@ -163,6 +165,11 @@ def test_fit_density_ratio_bad_shapes():
 
 # ---------------------------------------------------------------- models
 
+def flat(entries):
+    """The parameters of a phase, whether listed plainly or in torch param-group dicts."""
+    return [q for e in entries for q in (e["params"] if isinstance(e, dict) else [e])]
+
+
 def tiny_batch(n=16, seed=0):
     g = torch.Generator().manual_seed(seed)
     return (torch.rand(n, 1, 28, 28, generator=g) > 0.7).float(), torch.randint(10, (n,), generator=g)
@@ -203,15 +210,19 @@ def test_each_phase_moves_only_the_parameters_it_names(name, config):
     names = {id(p): n for n, p in model.named_parameters()}
     for (phase, before), (_, after) in zip(snapshots, snapshots[1:]):
         changed = {n for n in before if not torch.equal(before[n], after[n])}
-        assert changed == {names[id(p)] for p in phases[phase]}, phase
+        assert changed == {names[id(p)] for p in flat(phases[phase])}, phase
 
 
 def test_aae_phases_and_losses():
     model = AAE(latent_dim=2, hidden=16, disc_hidden=8)
     phases = model.phases()
     assert list(phases) == ["reconstruction", "discriminator", "generator"]
-    assert {id(p) for p in phases["generator"]} == {id(p) for p in model.encoder.parameters()}
-    assert {id(p) for p in phases["discriminator"]} == {id(p) for p in model.discriminator.parameters()}
+    assert {id(p) for p in flat(phases["generator"])} == {id(p) for p in model.encoder.parameters()}
+    assert {id(p) for p in flat(phases["discriminator"])} == {id(p) for p in model.discriminator.parameters()}
+    trainer = Trainer(model, lr={"discriminator": 3e-4})
+    groups = {name: o.param_groups[0] for name, o in trainer.optimizers.items()}
+    assert groups["discriminator"]["betas"] == groups["generator"]["betas"] == (0.5, 0.999)
+    assert groups["reconstruction"]["betas"] == (0.9, 0.999) and groups["discriminator"]["lr"] == 3e-4
     batch = tiny_batch()
     torch.manual_seed(0)
     disc = model.loss(batch, phase="discriminator")

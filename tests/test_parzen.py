@@ -100,3 +100,20 @@ def test_other_bad_input():
         parzen_log_density(torch.zeros(2, 3), torch.zeros(5, 4), 0.1)
     with pytest.raises(ValueError, match="at least one sample"):
         parzen_log_density(torch.zeros(2, 3), torch.zeros(0, 3), 0.1)
+
+
+def test_memorizer_log_likelihood_by_hand():
+    """Two stored images of three pixels; a stored 0 or 1 forbids the opposite pixel value."""
+    from vaebook.parzen import memorizer_log_likelihood
+
+    stored = torch.tensor([[0.5, 0.2, 1.0], [0.0, 0.9, 0.6]], dtype=torch.float64)
+    x = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 0.0]], dtype=torch.float64)
+    first = 0.5 * 0.8 * 1.0                      # x0 under image 0; image 1 forbids pixel 0 on
+    second = 0.5 * 0.2 * 1.0 + 1.0 * 0.9 * 0.6   # x1 under both
+    got = memorizer_log_likelihood(x, stored)
+    assert got[:2].tolist() == pytest.approx([math.log(first / 2), math.log(second / 2)])
+    assert got[2] == -math.inf                  # image 0 forbids pixel 2 off, image 1 pixel 0 on
+    with pytest.raises(ValueError, match="binary images"):
+        memorizer_log_likelihood(torch.full((1, 3), 0.5), stored)
+    with pytest.raises(ValueError, match="images have 4 pixels but stored images have 3"):
+        memorizer_log_likelihood(torch.zeros(1, 4), stored)

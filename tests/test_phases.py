@@ -169,7 +169,8 @@ def test_checkpoint_keeps_every_optimizer_and_loads_weights_only(tmp_path):
     resumed = Trainer(ToyGame(), lr={"critic": 1e-4}, progress=False).resume(path)
     for name, optimizer in trainer.optimizers.items():
         saved, loaded = optimizer.state_dict()["state"], resumed.optimizers[name].state_dict()["state"]
-        assert saved.keys() == loaded.keys() and all(torch.equal(saved[i]["exp_avg"], loaded[i]["exp_avg"]) for i in saved)
+        assert saved.keys() == loaded.keys()
+        assert all(torch.equal(saved[i]["exp_avg"], loaded[i]["exp_avg"]) for i in saved)
 
 
 def test_one_optimizer_and_phase_checkpoints_are_not_mixed_up(tmp_path):

@@ -3,7 +3,8 @@
 Put a Gaussian of width σ on each of N samples s_1..s_N from the model and score test points under
 that mixture:
 
-    log p̂(x) = log (1/N) Σ_i N(x; s_i, σ² I) = logsumexp_i(−‖x − s_i‖² / 2σ²) − log N − (d/2) log(2πσ²).
+    log p̂(x) = log (1/N) Σ_i N(x; s_i, σ² I)
+             = logsumexp_i(−‖x − s_i‖² / 2σ²) − log N − (d/2) log(2πσ²).
 
 The protocol of Goodfellow et al. (2014), used by Makhzani et al. (2015): N = 10,000 samples, σ chosen
 from ten values log-spaced in [0.1, 1] by the mean log p̂ of 1,000 validation images, then the mean
@@ -90,3 +91,31 @@ def parzen_score(samples: torch.Tensor, validation: torch.Tensor, test: torch.Te
     sigma, curve = select_bandwidth(samples, validation, sigmas)
     scores = parzen_log_density(test, samples, sigma)
     return ParzenScore(float(scores.mean()), float(scores.std() / math.sqrt(len(scores))), sigma, curve)
+
+
+def memorizer_log_likelihood(x: torch.Tensor, stored: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+    """Exact log p(x) of binary images under the model that memorised ``stored`` grey-level images:
+    pick one of the N uniformly, then draw each pixel as Bernoulli(its grey level),
+
+        log p(x) = log (1/N) Σ_i Π_j m_ij^x_j (1 − m_ij)^(1 − x_j).
+
+    A stored pixel of exactly 0 (or 1) gives probability 0 to a pixel that is on (off), so log p(x) is
+    −∞ unless some stored image allows every pixel of x. The training set used as Parzen "samples" is
+    this model's sample set: a Parzen score says nothing of how such a model scores by likelihood.
+    """
+    x, m = x.flatten(1).double(), stored.flatten(1).double()
+    if x.shape[1] != m.shape[1]:
+        raise ValueError(f"images have {x.shape[1]} pixels but stored images have {m.shape[1]}")
+    if not bool(((x == 0) | (x == 1)).all()):
+        raise ValueError("memorizer_log_likelihood scores binary images (pixels 0 or 1)")
+    if not bool(((m >= 0) & (m <= 1)).all()):
+        raise ValueError("stored images must be grey levels in [0, 1]")
+    log_on = torch.where(m > 0, m.clamp_min(1e-300).log(), 0.0)      # log m where it is finite
+    log_off = torch.where(m < 1, (1 - m).clamp_min(1e-300).log(), 0.0)
+    forbids_on, forbids_off = (m == 0).double(), (m == 1).double()
+    out = []
+    for xb in x.split(batch_size):
+        finite = xb @ log_on.T + (1 - xb) @ log_off.T                   # (B, N)
+        impossible = xb @ forbids_on.T + (1 - xb) @ forbids_off.T > 0  # some pixel has probability 0
+        out.append(torch.logsumexp(finite.masked_fill(impossible, -math.inf), 1) - math.log(len(m)))
+    return torch.cat(out)

@@ -6,7 +6,7 @@ So any prior that can be sampled will do. Three, as in Makhzani et al. (2015):
 
 - ``gaussian``: N(0, scale² I) in any dimension;
 - ``mixture``: n two-dimensional Gaussians, elongated along the radius, spaced evenly on a circle;
-- ``swiss-roll``: a noisy two-turn spiral in two dimensions.
+- ``swiss-roll``: a noisy spiral of one and a half turns in two dimensions.
 
 Each samples (``sample``) and gives its log-density (``log_prob``, by quadrature along the spiral
 for the swiss roll), for the contour plots behind the codes.
@@ -121,20 +121,21 @@ class MixturePrior(Prior):
 
 
 class SwissRollPrior(Prior):
-    """A point at u ~ U(0, 1) along a spiral of two turns, radius ``scale``·√u at angle 4π√u,
-    plus N(0, noise² I). Its density is an integral over u, computed by quadrature."""
+    """A point at u ~ U(0, 1) along a spiral of ``turns`` turns, radius ``scale``·√u at angle
+    2π·turns·√u, plus N(0, noise² I). Its density is an integral over u, computed by quadrature."""
 
     name = "swiss-roll"
 
-    def __init__(self, dim: int = 2, scale: float = 3.0, noise: float = 0.15):
+    def __init__(self, dim: int = 2, scale: float = 3.0, turns: float = 1.5, noise: float = 0.25):
         super().__init__(dim)
         _two_dimensional("swiss-roll", dim)
-        self.scale, self.noise = _positive("scale", scale), _positive("noise", noise)
+        self.scale, self.turns = _positive("scale", scale), _positive("turns", turns)
+        self.noise = _positive("noise", noise)
 
     def curve(self, u: torch.Tensor) -> torch.Tensor:
         """The spiral's point at position u in [0, 1]."""
-        s = u.sqrt()
-        return self.scale * s[:, None] * torch.stack([torch.cos(4 * math.pi * s), torch.sin(4 * math.pi * s)], 1)
+        s, angle = u.sqrt(), 2 * math.pi * self.turns * u.sqrt()
+        return self.scale * s[:, None] * torch.stack([torch.cos(angle), torch.sin(angle)], 1)
 
     def sample(self, n, generator=None, device="cpu"):
         u = torch.rand(n, generator=generator)
@@ -151,7 +152,7 @@ class SwissRollPrior(Prior):
                           for zb in z.split(batch_size)])
 
     def config(self):
-        return {"name": self.name, "scale": self.scale, "noise": self.noise}
+        return {"name": self.name, "scale": self.scale, "turns": self.turns, "noise": self.noise}
 
 
 PRIORS: dict[str, type[Prior]] = {"gaussian": GaussianPrior, "mixture": MixturePrior, "swiss-roll": SwissRollPrior}

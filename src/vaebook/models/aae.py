@@ -24,6 +24,16 @@ from vaebook.likelihoods import Likelihood, make_likelihood
 from vaebook.priors import Prior, make_prior
 
 
+# Adam's momentum in the two adversarial steps: β1 = 0.5, the usual choice for adversarial training
+# since DCGAN (Radford et al. 2016); with the default 0.9 the codes chase the discriminator in circles
+ADVERSARIAL_BETAS = (0.5, 0.999)
+
+
+def adversarial(params) -> list[dict]:
+    """A parameter group with the adversarial steps' Adam momentum (see :data:`ADVERSARIAL_BETAS`)."""
+    return [{"params": list(params), "betas": ADVERSARIAL_BETAS}]
+
+
 def mlp(*sizes: int) -> nn.Sequential:
     """Linear layers of the given sizes with ReLU between them (none after the last)."""
     layers: list[nn.Module] = []
@@ -57,11 +67,11 @@ class AAE(nn.Module):
                            pixels * self.likelihood.params_per_pixel)
         self.discriminator = make_discriminator(latent_dim, disc_hidden)
 
-    def phases(self) -> dict[str, list[nn.Parameter]]:
+    def phases(self) -> dict[str, list]:
         """The paper's two phases per batch, the second split in its two steps: what each one trains."""
         return {"reconstruction": [*self.encoder.parameters(), *self.decoder.parameters()],
-                "discriminator": list(self.discriminator.parameters()),
-                "generator": list(self.encoder.parameters())}
+                "discriminator": adversarial(self.discriminator.parameters()),
+                "generator": adversarial(self.encoder.parameters())}
 
     def loss(self, batch: tuple[torch.Tensor, ...], phase: str | None = None) -> dict[str, torch.Tensor]:
         """One phase's loss on an (x, y) batch; without a phase (evaluation), the reconstruction's."""
@@ -148,11 +158,12 @@ class CategoricalAAE(nn.Module):
         self.class_discriminator = make_discriminator(num_classes, disc_hidden)
         self.style_discriminator = make_discriminator(latent_dim, disc_hidden)
 
-    def phases(self) -> dict[str, list[nn.Parameter]]:
+    def phases(self) -> dict[str, list]:
         encoder = [*self.trunk.parameters(), *self.to_class.parameters(), *self.to_style.parameters()]
+        discriminators = [*self.class_discriminator.parameters(), *self.style_discriminator.parameters()]
         phases = {"reconstruction": [*encoder, *self.decoder.parameters()],
-                  "discriminator": [*self.class_discriminator.parameters(), *self.style_discriminator.parameters()],
-                  "generator": encoder}
+                  "discriminator": adversarial(discriminators),
+                  "generator": adversarial(encoder)}
         if self.semi_supervised:
             phases["classification"] = [*self.trunk.parameters(), *self.to_class.parameters()]
         return phases

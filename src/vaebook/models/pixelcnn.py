@@ -243,7 +243,7 @@ def sees_future(model: _Autoregressive, include_self: bool = False) -> list[tupl
         for j in range(w):
             grad = dependence(model, (i, j)).flatten()
             index = i * w + j + (1 if include_self else 0)
-            if grad[index:].abs().max() > 0:
+            if (grad[index:] != 0).any():   # empty after the last position: nothing later
                 bad.append((i, j))
     return bad
 

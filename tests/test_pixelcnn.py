@@ -313,3 +313,10 @@ def test_trainer_lowers_the_loss(which):
     labels = torch.tensor([0, 1]).repeat(8)
     history = Trainer(model, lr=1e-2, progress=False).fit(TensorLoader((x, labels), 16), 40)
     assert history["train_loss"][-1] < 0.5 * history["train_loss"][0]
+
+
+def test_dependence_leaves_no_gradients_in_the_model():
+    """Drawing a receptive field must not leave .grad behind for the next optimizer step to use."""
+    model = PixelCNN(image_shape=(5, 5), channels=8, layers=2)
+    dependence(model, (2, 2))
+    assert all(parameter.grad is None for parameter in model.parameters())

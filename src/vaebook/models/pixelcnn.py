@@ -228,8 +228,8 @@ def dependence(model: _Autoregressive, position: tuple[int, int], labels: torch.
     one_hot = F.one_hot(values, model.num_values).permute(0, 3, 1, 2).float().requires_grad_(True)
     labels = model._labels(labels if labels is not None else 0, 1) if model.num_labels else None
     logits = model.network(one_hot, labels)
-    logits[0, :, position[0], position[1]].sum().backward()
-    return one_hot.grad[0].abs().sum(0).detach().cpu()
+    (gradient,) = torch.autograd.grad(logits[0, :, position[0], position[1]].sum(), one_hot)
+    return gradient[0].abs().sum(0).cpu()   # autograd.grad leaves the parameters' .grad untouched
 
 
 def sees_future(model: _Autoregressive, include_self: bool = False) -> list[tuple[int, int]]:

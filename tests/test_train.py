@@ -193,6 +193,14 @@ def test_train_or_load_without_a_folder_just_trains(tmp_path, monkeypatch):
     assert training.seconds > 0 and list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("progress, lines", [(True, 2), (False, 0)])
+def test_train_or_load_prints_a_line_per_epoch_only_when_asked(tmp_path, capsys, progress, lines):
+    train_or_load(build_model("mlp", latent_dim=2, hidden=8), tiny_loader(), 2, "tiny", folder=tmp_path,
+                  progress=progress)
+    printed = capsys.readouterr().out
+    assert printed.count("epoch ") == lines, printed
+
+
 def test_train_or_load_refuses_a_model_trained_otherwise(tmp_path):
     train_or_load(build_model("mlp", latent_dim=4, hidden=32), tiny_loader(), 1, "tiny", folder=tmp_path)
     with pytest.raises(CheckpointError, match=r"tiny-smoke.pt was trained with other settings \(epochs: saved 1, asked 2\)"):

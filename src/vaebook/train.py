@@ -297,8 +297,8 @@ class Training:
 
 def train_or_load(model: torch.nn.Module, loader: Iterable, epochs: int, name: str, *,
                   lr: float | dict[str, float] = DEFAULT_LR,
-                  loss_fn: LossFn = model_loss, folder: str | Path | None = None
-                  ) -> tuple[torch.nn.Module, Training]:
+                  loss_fn: LossFn = model_loss, folder: str | Path | None = None,
+                  progress: bool | None = None) -> tuple[torch.nn.Module, Training]:
     """Train ``model`` for ``epochs`` epochs, or load the same training saved by an earlier run.
 
     Without a folder (the argument, else ``VAEBOOK_CHECKPOINTS``) this just trains. With one, the
@@ -311,13 +311,15 @@ def train_or_load(model: torch.nn.Module, loader: Iterable, epochs: int, name: s
     and finished later. A saved run whose settings differ is refused with a message naming them,
     never used in silence. Returns the model in eval mode and its :class:`Training`, so that a
     model trained on a GPU and loaded on a laptop is still reported with the GPU's time and name.
+    ``progress``: print a line per epoch (default: outside the smoke profile); ``False`` for a
+    chapter that trains many models and prints one line for each itself.
     """
     if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
         raise ValueError(f"a checkpoint name uses letters, digits, '_' and '-' only, got {name!r}")
     folder = Path(folder) if folder is not None else checkpoint_dir()
     settings = _training_settings(model, loader, epochs, lr)
     here = hardware(next(model.parameters()).device)
-    trainer = Trainer(model, loss_fn=loss_fn, lr=lr)
+    trainer = Trainer(model, loss_fn=loss_fn, lr=lr, progress=progress)
     if folder is None:
         trainer.fit(loader, epochs=epochs)
         return model.eval(), Training.from_history(trainer.history, here)

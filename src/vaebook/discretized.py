@@ -21,6 +21,38 @@ def bits_per_dim(nats_per_example: float | torch.Tensor, dims: int) -> float | t
     return nats_per_example / (dims * math.log(2))
 
 
+def bin_edges(values: torch.Tensor, levels: int, dtype: torch.dtype = torch.float32
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The edges on [-1, 1] of the bins of integer pixel values: value v sits at 2v/(levels − 1) − 1,
+    its bin reaches half-way to its neighbours, and the two end bins reach to −∞ and +∞.
+
+    Computed from integers in ``dtype``, so that neighbouring bins share an edge exactly and any
+    distribution's masses telescope to 1.
+    """
+    if values.is_floating_point():
+        raise TypeError("values must be integers in {0, ..., levels - 1} (a tensor of dtype long)")
+    if values.numel() and (values.min() < 0 or values.max() >= levels):
+        bad = values.min() if values.min() < 0 else values.max()
+        raise ValueError(f"value {int(bad)} lies outside {{0, ..., {levels - 1}}}")
+    dtype = dtype if dtype.is_floating_point else torch.get_default_dtype()
+    upper = torch.where(values == levels - 1, math.inf, (2 * values + 1).to(dtype) / (levels - 1) - 1)
+    lower = torch.where(values == 0, -math.inf, (2 * values - 1).to(dtype) / (levels - 1) - 1)
+    return lower, upper
+
+
+def discretized_gaussian_log_prob(values: torch.Tensor, means: torch.Tensor, stds: torch.Tensor,
+                                  levels: int = 256) -> torch.Tensor:
+    """log P(value) of integer pixels under N(mean, std²) on [-1, 1] given the mass of each value's bin
+    (:func:`bin_edges`), elementwise: the decoder of a diffusion model at its last step (Ho et al. 2020).
+    """
+    lower, upper = bin_edges(values, levels, means.dtype)
+    normal = torch.distributions.Normal(means, stds)
+    # far out in a tail the difference of two CDFs rounds to 0: there use the density times the bin width
+    mass = normal.cdf(upper) - normal.cdf(lower)
+    tail = normal.log_prob(values.to(means.dtype) * (2 / (levels - 1)) - 1) + math.log(2 / (levels - 1))
+    return torch.where(mass > 1e-12, torch.log(mass.clamp(min=1e-12)), tail)
+
+
 def discretized_logistic_mixture_log_prob(values: torch.Tensor, logit_weights: torch.Tensor, means: torch.Tensor,
                                           log_scales: torch.Tensor, levels: int = 256) -> torch.Tensor:
     """log P(value) of integer pixel values in {0, ..., levels − 1}, elementwise.
@@ -29,17 +61,7 @@ def discretized_logistic_mixture_log_prob(values: torch.Tensor, logit_weights: t
     a mixture of M logistics on [-1, 1]. The mass of value v is F(v + ½) − F(v − ½) in the rescaled
     units, with F = 0 below the first value and F = 1 above the last.
     """
-    if values.is_floating_point():
-        raise TypeError("values must be integers in {0, ..., levels - 1} (a tensor of dtype long)")
-    if values.numel() and (values.min() < 0 or values.max() >= levels):
-        bad = values.min() if values.min() < 0 else values.max()
-        raise ValueError(f"value {int(bad)} lies outside {{0, ..., {levels - 1}}}")
-    # value v → [-1, 1]; its bin's edges (2v ± 1)/(levels − 1) − 1 are computed from integers in the
-    # parameters' dtype, so that neighbouring bins share an edge exactly and the masses telescope to 1
-    dtype = means.dtype if means.is_floating_point() else torch.get_default_dtype()
-    v = values.unsqueeze(-1)
-    upper = torch.where(v == levels - 1, math.inf, (2 * v + 1).to(dtype) / (levels - 1) - 1)
-    lower = torch.where(v == 0, -math.inf, (2 * v - 1).to(dtype) / (levels - 1) - 1)
+    lower, upper = bin_edges(values.unsqueeze(-1), levels, means.dtype)
     inv_scale = torch.exp(-log_scales)
     cdf_upper = torch.sigmoid((upper - means) * inv_scale)
     cdf_lower = torch.sigmoid((lower - means) * inv_scale)

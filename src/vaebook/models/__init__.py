@@ -13,6 +13,7 @@ from vaebook.models.avb import AVB
 from vaebook.models.base import VAE
 from vaebook.models.conv import ConvVAE
 from vaebook.models.cvae import LabelCVAE, QuadrantBaseline, QuadrantCVAE, QuadrantHybrid
+from vaebook.models.ddpm import DDPM
 from vaebook.models.dvae import DenoisingVAE
 from vaebook.models.mlp import MLPVAE
 from vaebook.models.pixelcnn import GatedPixelCNN, PixelCNN
@@ -34,6 +35,7 @@ MODELS: dict[str, type[nn.Module]] = {
     "aae-categorical": CategoricalAAE,
     "dvae": DenoisingVAE,
     "avb": AVB,
+    "ddpm": DDPM,
 }
 
 
@@ -53,4 +55,4 @@ def model_name(model: nn.Module) -> str:
 
 
 __all__ = ["MODELS", "VAE", "MLPVAE", "ConvVAE", "Autoencoder", "VQVAE", "PixelCNN", "GatedPixelCNN", "AAE", "SupervisedAAE",
-           "CategoricalAAE", "DenoisingVAE", "AVB", "build_model", "model_name"]
+           "CategoricalAAE", "DenoisingVAE", "AVB", "DDPM", "build_model", "model_name"]

@@ -13,6 +13,7 @@ from vaebook.models.avb import AVB
 from vaebook.models.base import VAE
 from vaebook.models.conv import ConvVAE
 from vaebook.models.cvae import LabelCVAE, QuadrantBaseline, QuadrantCVAE, QuadrantHybrid
+from vaebook.models.dcgan import DCGAN
 from vaebook.models.ddpm import DDPM
 from vaebook.models.dvae import DenoisingVAE
 from vaebook.models.mlp import MLPVAE
@@ -36,6 +37,7 @@ MODELS: dict[str, type[nn.Module]] = {
     "dvae": DenoisingVAE,
     "avb": AVB,
     "ddpm": DDPM,
+    "dcgan": DCGAN,
 }
 
 
@@ -55,4 +57,4 @@ def model_name(model: nn.Module) -> str:
 
 
 __all__ = ["MODELS", "VAE", "MLPVAE", "ConvVAE", "Autoencoder", "VQVAE", "PixelCNN", "GatedPixelCNN", "AAE", "SupervisedAAE",
-           "CategoricalAAE", "DenoisingVAE", "AVB", "DDPM", "build_model", "model_name"]
+           "CategoricalAAE", "DenoisingVAE", "AVB", "DDPM", "DCGAN", "build_model", "model_name"]

@@ -19,6 +19,7 @@ from vaebook.models.dvae import DenoisingVAE
 from vaebook.models.mlp import MLPVAE
 from vaebook.models.pixelcnn import GatedPixelCNN, PixelCNN
 from vaebook.models.vqvae import VQVAE
+from vaebook.sample_quality import MNISTClassifier
 
 MODELS: dict[str, type[nn.Module]] = {
     "mlp": MLPVAE,
@@ -38,6 +39,7 @@ MODELS: dict[str, type[nn.Module]] = {
     "avb": AVB,
     "ddpm": DDPM,
     "dcgan": DCGAN,
+    "mnist-classifier": MNISTClassifier,
 }
 
 
@@ -57,4 +59,4 @@ def model_name(model: nn.Module) -> str:
 
 
 __all__ = ["MODELS", "VAE", "MLPVAE", "ConvVAE", "Autoencoder", "VQVAE", "PixelCNN", "GatedPixelCNN", "AAE", "SupervisedAAE",
-           "CategoricalAAE", "DenoisingVAE", "AVB", "DDPM", "DCGAN", "build_model", "model_name"]
+           "CategoricalAAE", "DenoisingVAE", "AVB", "DDPM", "DCGAN", "MNISTClassifier", "build_model", "model_name"]

@@ -11,7 +11,8 @@ class. From those, for a set of samples against a set of real images:
 - the class histogram of the samples against the uniform one of MNIST's test set (mode collapse),
   summarised by its effective number of classes exp(entropy), 10 when every class is equally frequent;
 - each sample's pixel distance to its nearest training image (memorisation), beside the same
-  distance for test images, which no model has seen.
+  distance for test images, which no model has seen;
+- the energy of the samples in fine detail (a discrete Laplacian) against the test images' (blur).
 """
 
 from __future__ import annotations
@@ -132,11 +133,20 @@ def nearest_distances(images: torch.Tensor, reference: torch.Tensor, batch_size:
     return torch.cat([torch.cdist(x.flatten(1).double(), flat_ref).min(1).values for x in images.split(batch_size)])
 
 
+def edge_energy(images: torch.Tensor) -> float:
+    """Mean squared response of the discrete Laplacian (4 neighbours minus 4 × the centre): the
+    energy of a set of images in fine detail, which blurring lowers and sharp strokes raise."""
+    check_images(images)
+    kernel = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]], device=images.device)
+    return float(F.conv2d(images.float(), kernel.view(1, 1, 3, 3)).pow(2).mean())
+
+
 def sample_quality(classifier: MNISTClassifier, samples: torch.Tensor, test_images: torch.Tensor,
                    train_images: torch.Tensor, k: int = 3) -> dict[str, float]:
     """Every measure above for one set of samples: ``frechet``, ``precision``, ``recall``,
     ``classes`` (effective number), ``top_class`` (share of the most frequent class) and
-    ``nearest`` (median pixel distance of a sample to its nearest training image)."""
+    ``nearest`` (median pixel distance of a sample to its nearest training image) and ``sharpness``
+    (the samples' :func:`edge_energy` over the test images', 1 for test images' detail)."""
     check_images(samples, "samples")
     fake, classes = features_and_classes(classifier, samples)
     real, _ = features_and_classes(classifier, test_images)
@@ -144,7 +154,8 @@ def sample_quality(classifier: MNISTClassifier, samples: torch.Tensor, test_imag
     counts = torch.bincount(classes, minlength=10)
     return {"frechet": frechet_distance(real, fake), "precision": precision, "recall": recall,
             "classes": effective_classes(classes), "top_class": float(counts.max() / counts.sum()),
-            "nearest": float(nearest_distances(samples, train_images).median())}
+            "nearest": float(nearest_distances(samples, train_images).median()),
+            "sharpness": edge_energy(samples) / edge_energy(test_images)}
 
 
 def shuffle_pixels(images: torch.Tensor, seed: int = 0) -> torch.Tensor:

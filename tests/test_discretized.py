@@ -109,3 +109,19 @@ def test_bits_per_dim():
     with pytest.raises(ValueError, match="dims"):
         bits_per_dim(1.0, 0)
 
+
+
+def test_gradients_are_finite_at_the_end_bins():
+    """The end bins reach to ±∞; their gradients with respect to the means and scales must not be
+    0 · ∞ = NaN, or a decoder trained with them stops at its first step."""
+    from vaebook.discretized import discretized_gaussian_log_prob
+
+    values = torch.tensor([0, 1, 128, 254, 255])
+    means = torch.zeros(5, 1, requires_grad=True)
+    log_scales = torch.full((5, 1), -2.0, requires_grad=True)
+    discretized_logistic_mixture_log_prob(values, torch.zeros(5, 1), means, log_scales).sum().backward()
+    assert torch.isfinite(means.grad).all() and torch.isfinite(log_scales.grad).all()
+    assert (log_scales.grad[[0, -1]] != 0).all()
+    mean, std = torch.zeros(5, requires_grad=True), torch.full((5,), 0.2, requires_grad=True)
+    discretized_gaussian_log_prob(values, mean, std).sum().backward()
+    assert torch.isfinite(mean.grad).all() and torch.isfinite(std.grad).all()

@@ -23,8 +23,9 @@ def bits_per_dim(nats_per_example: float | torch.Tensor, dims: int) -> float | t
 
 def bin_edges(values: torch.Tensor, levels: int, dtype: torch.dtype = torch.float32
               ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The edges on [-1, 1] of the bins of integer pixel values: value v sits at 2v/(levels − 1) − 1,
-    its bin reaches half-way to its neighbours, and the two end bins reach to −∞ and +∞.
+    """The edges on [-1, 1] of the bins of integer pixel values: value v sits at 2v/(levels − 1) − 1
+    and its bin reaches half-way to its neighbours. The two end bins reach to −∞ and +∞; their outer
+    edges are returned finite (one half-bin out), for :func:`bin_mass` to replace by 0 and 1.
 
     Computed from integers in ``dtype``, so that neighbouring bins share an edge exactly and any
     distribution's masses telescope to 1.
@@ -35,9 +36,16 @@ def bin_edges(values: torch.Tensor, levels: int, dtype: torch.dtype = torch.floa
         bad = values.min() if values.min() < 0 else values.max()
         raise ValueError(f"value {int(bad)} lies outside {{0, ..., {levels - 1}}}")
     dtype = dtype if dtype.is_floating_point else torch.get_default_dtype()
-    upper = torch.where(values == levels - 1, math.inf, (2 * values + 1).to(dtype) / (levels - 1) - 1)
-    lower = torch.where(values == 0, -math.inf, (2 * values - 1).to(dtype) / (levels - 1) - 1)
-    return lower, upper
+    return (2 * values - 1).to(dtype) / (levels - 1) - 1, (2 * values + 1).to(dtype) / (levels - 1) - 1
+
+
+def bin_mass(values: torch.Tensor, levels: int, cdf_lower: torch.Tensor, cdf_upper: torch.Tensor) -> torch.Tensor:
+    """F(upper) − F(lower) with F = 0 below the first value's bin and 1 above the last one's.
+
+    The end bins are set by ``torch.where`` on CDFs of finite edges: an infinite edge would give a
+    gradient of 0 · ∞ = NaN with respect to the scale, and training would stop at its first step.
+    """
+    return torch.where(values == levels - 1, 1.0, cdf_upper) - torch.where(values == 0, 0.0, cdf_lower)
 
 
 def discretized_gaussian_log_prob(values: torch.Tensor, means: torch.Tensor, stds: torch.Tensor,
@@ -48,7 +56,7 @@ def discretized_gaussian_log_prob(values: torch.Tensor, means: torch.Tensor, std
     lower, upper = bin_edges(values, levels, means.dtype)
     normal = torch.distributions.Normal(means, stds)
     # far out in a tail the difference of two CDFs rounds to 0: there use the density times the bin width
-    mass = normal.cdf(upper) - normal.cdf(lower)
+    mass = bin_mass(values, levels, normal.cdf(lower), normal.cdf(upper))
     tail = normal.log_prob(values.to(means.dtype) * (2 / (levels - 1)) - 1) + math.log(2 / (levels - 1))
     return torch.where(mass > 1e-12, torch.log(mass.clamp(min=1e-12)), tail)
 
@@ -61,9 +69,9 @@ def discretized_logistic_mixture_log_prob(values: torch.Tensor, logit_weights: t
     a mixture of M logistics on [-1, 1]. The mass of value v is F(v + ½) − F(v − ½) in the rescaled
     units, with F = 0 below the first value and F = 1 above the last.
     """
-    lower, upper = bin_edges(values.unsqueeze(-1), levels, means.dtype)
+    v = values.unsqueeze(-1)
+    lower, upper = bin_edges(v, levels, means.dtype)
     inv_scale = torch.exp(-log_scales)
-    cdf_upper = torch.sigmoid((upper - means) * inv_scale)
-    cdf_lower = torch.sigmoid((lower - means) * inv_scale)
-    log_mass = torch.log((cdf_upper - cdf_lower).clamp(min=1e-12))
+    mass = bin_mass(v, levels, torch.sigmoid((lower - means) * inv_scale), torch.sigmoid((upper - means) * inv_scale))
+    log_mass = torch.log(mass.clamp(min=1e-12))
     return torch.logsumexp(F.log_softmax(logit_weights, dim=-1) + log_mass, dim=-1)

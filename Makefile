@@ -5,6 +5,7 @@
 #   make student   students' copies of the notebooks, solutions withheld, in _build/student/
 #   make full NOTEBOOKS=notebooks/NN_name.ipynb   run chapters in the full profile (a GPU) and record their tables
 #   make gpu-bundle   pack wheels and data into .gpu/ for an offline GPU machine (then tools/gpu_full.sh there)
+#   make landscape   train chapter 17's models once (hours on a 2-core CPU) into $(CHECKPOINTS), for make book to load
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -12,7 +13,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PROFILE ?= $(or $(VAEBOOK_PROFILE),book)
 
-.PHONY: install book test check lab bench full gpu-bundle student clean
+.PHONY: install book test check lab bench full gpu-bundle student clean landscape
 
 install: $(STAMP)
 
@@ -48,9 +49,16 @@ bench: $(STAMP)
 # The full profile: the published schedules, for a GPU. Writes src/vaebook/records/*.json (commit them)
 # and executed copies in _build/full/.
 NOTEBOOKS ?= notebooks/09_evaluating_vaes.ipynb notebooks/11_structured_prediction.ipynb notebooks/12_vq_vae.ipynb notebooks/13_autoregressive_models.ipynb \
-	notebooks/14_adversarial_autoencoders.ipynb notebooks/15_denoising_and_adversarial_vb.ipynb
+	notebooks/14_adversarial_autoencoders.ipynb notebooks/15_denoising_and_adversarial_vb.ipynb \
+	notebooks/17_generative_landscape.ipynb
 full: $(STAMP)
 	$(BIN)/python tools/run_full.py $(NOTEBOOKS)
+
+# Chapter 17's six models (and the classifier that scores them) in $(PROFILE), with the PixelCNN's and the DDPM's
+# samples, saved under $(CHECKPOINTS); build the book with VAEBOOK_CHECKPOINTS=$(CHECKPOINTS) to use them.
+CHECKPOINTS ?= $(or $(VAEBOOK_CHECKPOINTS),$(CURDIR)/runs)
+landscape: $(STAMP)
+	VAEBOOK_PROFILE=$(PROFILE) VAEBOOK_CHECKPOINTS=$(CHECKPOINTS) $(BIN)/python tools/train_landscape.py
 
 # Wheels (for Python 3.12; PY_VERSION=3.11 ...) and MNIST/Fashion-MNIST from $(VAEBOOK_DATA) or ../shared/data.
 gpu-bundle: $(STAMP)

@@ -1,0 +1,283 @@
+"""Chapter 17's comparison: six families of generative model on the same 8-bit MNIST, one table.
+
+Each model is named by a key (``vae``, ``vqvae``, ``pixelcnn``, ``dcgan``, ``ddpm``, ``aae``, and
+the ``classifier`` that scores samples). :func:`specs` gives its network, epochs and learning rate in
+the current profile; :func:`train` trains it with :func:`vaebook.train.train_or_load` under the name
+``landscape-<key>``, so that ``make landscape`` (``tools/train_landscape.py``) can train the book
+profile's models once and the chapter load them; without those checkpoints the chapter trains the
+``reduced`` versions that fit its budget, and says so. Samples of the slow samplers are saved beside
+the checkpoints with the seconds they took. :func:`likelihood_bits` scores test images in bits per
+dimension, :func:`claims` writes the course notes' four claims as sentences from the table's numbers.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from vaebook.data import TensorLoader
+from vaebook.discretized import bits_per_dim
+from vaebook.distributions import kl_normal_std_normal
+from vaebook.models import AAE, DCGAN, DDPM, VQVAE, ConvVAE, GatedPixelCNN, PixelCNN
+from vaebook.records import duration
+from vaebook.sample_quality import MNISTClassifier
+from vaebook.settings import by_profile, checkpoint_dir, profile
+from vaebook.train import Training, train_or_load
+
+KEYS = ("vae", "vqvae", "pixelcnn", "dcgan", "ddpm", "aae")
+LABELS = {"vae": "VAE (conv, discretized logistic)", "vqvae": "VQ-VAE + Gated PixelCNN prior",
+          "pixelcnn": "PixelCNN (256-way)", "dcgan": "DCGAN", "ddpm": "DDPM", "aae": "AAE",
+          "classifier": "MNIST classifier"}
+SLOW_SAMPLERS = ("pixelcnn", "ddpm")   # a network pass per pixel, or per step: sampled by make landscape
+SAMPLES_BY_PROFILE = dict(smoke=200, book=1_000, full=10_000)   # samples scored per model, here and there
+
+
+@dataclass(frozen=True)
+class Spec:
+    """How one model is built and trained: ``build()`` a fresh network, ``epochs`` over ``images``."""
+
+    build: Callable[[], nn.Module]
+    epochs: int
+    images: int
+    lr: float | dict[str, float] = 1e-3
+
+
+def specs(reduced: bool = False) -> dict[str, Spec]:
+    """Every model's network and schedule in the current profile; ``reduced``: the smaller training
+    the chapter does itself when ``make landscape`` has not run (the same networks, fewer images and epochs)."""
+    small = by_profile(smoke=1_000, book=6_000, full=60_000) if reduced else by_profile(1_000, 60_000, 60_000)
+    # the classifier scores every model: even reduced, it sees enough images to tell digits apart
+    classifier_images = by_profile(smoke=5_000, book=20_000 if reduced else 60_000, full=60_000)
+    epochs = (lambda smoke, book, full: 1 if reduced else by_profile(smoke, book, full))
+    gan_lr = {"discriminator": 2e-4, "generator": 2e-4}
+    return {
+        "classifier": Spec(lambda: MNISTClassifier(), epochs(1, 2, 5), classifier_images),
+        "vae": Spec(lambda: ConvVAE(latent_dim=32, width=32, likelihood="discretized-logistic"),
+                    epochs(1, 10, 50), small),
+        "vqvae": Spec(lambda: VQVAE(num_codes=64, code_dim=16, width=32, ema=True,
+                                    likelihood="discretized-logistic"), epochs(1, 10, 40), small),
+        "vqvae-prior": Spec(lambda: GatedPixelCNN(num_values=64, channels=32, layers=5, image_shape=(7, 7)),
+                            epochs(1, 10, 40), small),
+        "pixelcnn": Spec(lambda: PixelCNN(num_values=256, channels=by_profile(16, 32, 64),
+                                          layers=by_profile(2, 5, 7)), epochs(1, 5, 30), small),
+        "dcgan": Spec(lambda: DCGAN(latent_dim=64, width=by_profile(16, 64, 64)), epochs(1, 10, 50), small, gan_lr),
+        "ddpm": Spec(lambda: DDPM(steps=by_profile(50, 200, 1000), channels=by_profile(8, 32, 64)),
+                     epochs(1, 20, 100), small, 2e-4),
+        "aae": Spec(lambda: AAE(latent_dim=8, hidden=512, disc_hidden=256), epochs(1, 10, 50), small,
+                    {"reconstruction": 1e-3, "discriminator": 3e-4, "generator": 3e-4}),
+    }
+
+
+def checkpoint_name(key: str, reduced: bool) -> str:
+    return f"landscape-{key}" + ("-reduced" if reduced else "")
+
+
+def trained_by_make_landscape(key: str) -> bool:
+    """Whether ``make landscape`` has left this profile's trained ``key`` in ``VAEBOOK_CHECKPOINTS``."""
+    folder = checkpoint_dir()
+    return folder is not None and (folder / f"{checkpoint_name(key, False)}-{profile()}.pt").exists()
+
+
+def train(key: str, train_images: torch.Tensor, train_labels: torch.Tensor, device: torch.device,
+          reduced: bool = False, images: torch.Tensor | None = None) -> tuple[nn.Module, Training]:
+    """Train (or load) one model of the table on the first ``spec.images`` training images; the
+    VQ-VAE's prior is trained on the codes of those images (``images``: the codes, given by the caller)."""
+    spec = specs(reduced)[key]
+    x = train_images[:spec.images] if images is None else images[:spec.images]
+    loader = TensorLoader((x.to(device), train_labels[:len(x)].to(device)), batch_size=128)
+    return train_or_load(spec.build().to(device), loader, spec.epochs, checkpoint_name(key, reduced),
+                         lr=spec.lr, progress=False)
+
+
+@dataclass
+class Trained:
+    """A model of the table with its training time and hardware, and whether it is the reduced run."""
+
+    model: nn.Module
+    training: Training
+    reduced: bool
+    spec: Spec
+
+    def __str__(self) -> str:
+        text = f"{duration(self.training.seconds)}, {self.training.hardware}"
+        if self.reduced:
+            plural = "s" * (self.spec.epochs != 1)
+            text += f" (reduced: {self.spec.images:,} images × {self.spec.epochs} epoch{plural}, see make landscape)"
+        return text
+
+
+def obtain(key: str, train_images: torch.Tensor, train_labels: torch.Tensor, device: torch.device,
+           reduce: bool, images: torch.Tensor | None = None) -> Trained:
+    """The model ``make landscape`` trained, where it did; otherwise trained here, the reduced
+    version if ``reduce`` (the book profile on a laptop), else the profile's own."""
+    reduced = reduce and not trained_by_make_landscape(key)
+    model, training = train(key, train_images, train_labels, device, reduced, images)
+    return Trained(model, training, reduced, specs(reduced)[key])
+
+
+@torch.no_grad()
+def codes_of(vqvae: VQVAE, images: torch.Tensor, batch_size: int = 1_000) -> torch.Tensor:
+    """The code grids (N, 7, 7) of 8-bit images, the training data of the VQ-VAE's prior (on the CPU)."""
+    device = next(vqvae.parameters()).device
+    return torch.cat([vqvae.codes(x.to(device)).cpu() for x in images.split(batch_size)])
+
+
+def sampler(key: str, model: nn.Module, prior: nn.Module | None = None) -> Callable[[int], torch.Tensor]:
+    """A function n → n images (n, 1, 28, 28) in [0, 1]: decoder means for the VAE, the VQ-VAE and the
+    AAE, the 256 values of the PixelCNN and the DDPM, the generator's output for the DCGAN."""
+    if key == "vqvae":
+        return lambda n: model.decode_codes(prior.sample(n))
+    if key == "pixelcnn":
+        return lambda n: model.sample(n).unsqueeze(1).float() / 255
+    return model.sample
+
+
+def timed_samples(sample: Callable[[int], torch.Tensor], n: int, batch_size: int = 500
+                  ) -> tuple[torch.Tensor, float]:
+    """n samples drawn in batches, on the CPU, and the wall seconds per image (synchronised on a GPU)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"the number of samples must be an integer of at least 1, got {n!r}")
+    synchronise = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
+    synchronise()
+    start = time.perf_counter()
+    images = [sample(min(batch_size, n - i)).cpu() for i in range(0, n, batch_size)]
+    synchronise()
+    return torch.cat(images).clamp(0, 1), (time.perf_counter() - start) / n
+
+
+def samples_path(key: str) -> Path | None:
+    folder = checkpoint_dir()
+    return None if folder is None else folder / f"{checkpoint_name(key, False)}-{profile()}-samples.pt"
+
+
+def save_samples(key: str, images: torch.Tensor, seconds_per_image: float, where: str) -> Path:
+    """Keep a slow sampler's samples (as 8-bit values) with their time per image and hardware."""
+    path = samples_path(key)
+    if path is None:
+        raise ValueError("set VAEBOOK_CHECKPOINTS to a folder to keep samples")
+    torch.save({"values": (images * 255).round().to(torch.uint8), "seconds_per_image": seconds_per_image,
+                "hardware": where}, path)
+    return path
+
+
+def load_samples(key: str) -> tuple[torch.Tensor, float, str] | None:
+    """The samples ``make landscape`` saved for ``key`` in this profile: images, seconds per image, hardware."""
+    path = samples_path(key)
+    if path is None or not path.exists():
+        return None
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    return saved["values"].float() / 255, float(saved["seconds_per_image"]), str(saved["hardware"])
+
+
+@torch.no_grad()
+def likelihood_bits(key: str, model: nn.Module, images: torch.Tensor, prior: nn.Module | None = None,
+                    batch_size: int = 250, steps: int = 10) -> tuple[float, float, str] | None:
+    """Test bits per dimension (mean, standard error over images) and what the number is: ``exact``,
+    or a ``bound``; None for a model without a likelihood. The DDPM's bound draws ``steps`` steps
+    per image (an unbiased estimate of the sum over its T steps)."""
+    if key in ("dcgan", "aae"):
+        return None
+    device = next(model.parameters()).device
+    nats = []
+    for x in images.split(batch_size):
+        x = x.to(device)
+        if key == "vae":
+            out, mu, log_var, _ = model(x)         # −ELBO per image, one sample of z
+            nats.append(-model.likelihood.log_prob(x, out) + kl_normal_std_normal(mu, log_var))
+        elif key == "vqvae":
+            nats.append(model.distortion(x) - prior.log_prob(model.codes(x)))
+        elif key == "pixelcnn":
+            nats.append(-model.log_prob(x))
+        else:
+            nats.append(model.nll_bound(x, samples=steps)["total"])
+    nats = torch.cat(nats).double().cpu()
+    dims = math.prod(images.shape[1:])
+    kind = "exact" if key == "pixelcnn" else "bound"
+    return float(bits_per_dim(nats.mean(), dims)), float(bits_per_dim(nats.std() / len(nats) ** 0.5, dims)), kind
+
+
+def network_passes(key: str, model: nn.Module) -> int:
+    """Network passes per sample: one pixel at a time for the PixelCNN, one per step for the DDPM,
+    one per code position and a decoder pass for the VQ-VAE, one for the rest."""
+    if key == "pixelcnn":
+        return math.prod(model.image_shape)
+    if key == "ddpm":
+        return model.schedule.T
+    if key == "vqvae":
+        return math.prod(model.grid_shape) + 1
+    return 1
+
+
+def table_row(name: str, row: dict, where: str) -> dict[str, str]:
+    """One row of the chapter's table, formatted: '—' where a number was not measured."""
+    def cell(column: str, fmt: str) -> str:
+        return "—" if row.get(column) is None else format(row[column], fmt)
+
+    if row.get("bits") is None:
+        bits = "no likelihood"
+    else:
+        bits = f"{row['bits']:.3f} ± {row['bits_se']:.3f} ({row['kind']})"
+    return {"model": name, "bits/dim": bits, "Fréchet": cell("frechet", ".1f"),
+            "precision": cell("precision", ".2f"), "recall": cell("recall", ".2f"),
+            "classes": cell("classes", ".1f"), "top class": cell("top_class", ".0%"),
+            "nearest": cell("nearest", ".2f"), "sharpness": cell("sharpness", ".2f"),
+            "parameters": cell("parameters", ","),
+            "ms / sample": f"{row['ms_per_image']:.3g} ({row['sampled_on']})", "where": where}
+
+
+def parameters(*models: nn.Module) -> int:
+    return sum(p.numel() for model in models for p in model.parameters())
+
+
+def claims(rows: dict[str, dict]) -> dict[str, str]:
+    """The course notes' four claims, each as sentences of the table's numbers. ``rows[key]`` holds
+    the columns of :func:`vaebook.sample_quality.sample_quality` (None where samples were not
+    scored), ``bits`` (None without a likelihood), ``ms_per_image`` and ``passes`` (network passes
+    per sample); every comparison word is chosen by the numbers, never assumed."""
+    def q(key: str, column: str, fmt: str = ".2f") -> str:
+        value = rows[key].get(column)
+        return "not measured" if value is None else format(value, fmt)
+
+    def compare(a: str, b: str, column: str, more: str, less: str) -> str:
+        x, y = rows[a].get(column), rows[b].get(column)
+        return "not compared (not measured)" if x is None or y is None else (more if x > y else less)
+
+    def times(a: str, b: str) -> str:
+        return f"{rows[a]['ms_per_image'] / rows[b]['ms_per_image']:.0f}"
+
+    return {
+        "gan": (f"Sharp: the DCGAN's samples keep {q('dcgan', 'sharpness')} of the test images' fine detail, the "
+                f"VAE's {q('vae', 'sharpness')}, so the DCGAN's are "
+                f"{compare('dcgan', 'vae', 'sharpness', 'sharper', 'not sharper')}. Modes: the DCGAN's samples "
+                f"fall into {q('dcgan', 'classes', '.1f')} effective classes of 10 ({q('dcgan', 'top_class', '.0%')} "
+                f"in its most frequent), the VAE's into {q('vae', 'classes', '.1f')}; its recall is "
+                f"{q('dcgan', 'recall')}, {compare('dcgan', 'vae', 'recall', 'above', 'not above')} the VAE's "
+                f"{q('vae', 'recall')}, at precision {q('dcgan', 'precision')} against the VAE's "
+                f"{q('vae', 'precision')}."),
+        "diffusion": (f"A DDPM sample took {rows['ddpm']['ms_per_image']:.3g} ms ({rows['ddpm']['passes']} network "
+                      f"passes), {times('ddpm', 'vae')} times a VAE sample's {rows['vae']['ms_per_image']:.3g} ms "
+                      f"and {times('ddpm', 'dcgan')} times a DCGAN sample's (one pass each). Its bound is "
+                      f"{q('ddpm', 'bits', '.3f')} bits/dim and its samples' Fréchet distance "
+                      f"{q('ddpm', 'frechet', '.1f')}, against the VAE's {q('vae', 'frechet', '.1f')}."),
+        "vae": (f"The VAE's decoder means keep {q('vae', 'sharpness')} of the test images' fine detail, the "
+                f"DCGAN's samples {q('dcgan', 'sharpness')}, the DDPM's {q('ddpm', 'sharpness')} and the "
+                f"PixelCNN's {q('pixelcnn', 'sharpness')}: the VAE's are "
+                f"{compare('vae', 'dcgan', 'sharpness', 'sharper', 'no sharper')} than the DCGAN's. Its Fréchet "
+                f"distance is {q('vae', 'frechet', '.1f')} and its bound {q('vae', 'bits', '.3f')} bits/dim."),
+        "autoregressive": (f"The PixelCNN's {q('pixelcnn', 'bits', '.3f')} bits/dim is exact; the VAE's "
+                           f"{q('vae', 'bits', '.3f')}, the VQ-VAE's {q('vqvae', 'bits', '.3f')} and the DDPM's "
+                           f"{q('ddpm', 'bits', '.3f')} are upper bounds. A PixelCNN sample took "
+                           f"{rows['pixelcnn']['ms_per_image']:.3g} ms ({rows['pixelcnn']['passes']} network passes, "
+                           f"one per pixel), {times('pixelcnn', 'vae')} times a VAE sample's."),
+    }
+
+
+__all__ = ["KEYS", "LABELS", "SLOW_SAMPLERS", "Spec", "specs", "train", "trained_by_make_landscape", "codes_of",
+           "sampler", "timed_samples", "save_samples", "load_samples", "likelihood_bits", "parameters", "claims",
+           "Trained", "obtain", "network_passes", "table_row", "SAMPLES_BY_PROFILE"]

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from vaebook.diffusion import (NoiseSchedule, decoder_nll, forward_process_agrees, posterior_agrees, predicted_mean,
-                               prior_kl, q_posterior, q_sample, q_step, step_kl, to_signed)
+                               prior_kl, q_posterior, q_sample, step_kl, to_signed)
 from vaebook.discretized import bits_per_dim, discretized_gaussian_log_prob
 from vaebook.distributions import log_normal_diag
 from vaebook.estimators import mean_agrees

@@ -2,7 +2,6 @@
 under the landscape names (and is found again), samples keep their timing, bits/dim are of the right
 kind, rows format what was and was not measured, and the claims choose their words from the numbers."""
 
-import math
 
 import pytest
 import torch

@@ -49,28 +49,37 @@ class Spec:
 
 
 def specs(reduced: bool = False) -> dict[str, Spec]:
-    """Every model's network and schedule in the current profile; ``reduced``: the smaller training
-    the chapter does itself when ``make landscape`` has not run (the same networks, fewer images and epochs)."""
-    small = by_profile(smoke=1_000, book=6_000, full=60_000) if reduced else by_profile(1_000, 60_000, 60_000)
-    # the classifier scores every model: even reduced, it sees enough images to tell digits apart
-    classifier_images = by_profile(smoke=5_000, book=20_000 if reduced else 60_000, full=60_000)
-    epochs = (lambda smoke, book, full: 1 if reduced else by_profile(smoke, book, full))
+    """Every model's network and schedule in the current profile. ``reduced``: what the chapter trains
+    itself in the book profile when ``make landscape`` has not run: the same networks for one epoch,
+    each on as many images as take it about twenty seconds on one CPU core (a slow network sees fewer)."""
+    images = by_profile(smoke=1_000, book=60_000, full=60_000)
+
+    def schedule(smoke: int, book: int, full: int, reduced_images: int) -> tuple[int, int]:
+        """(epochs, images) in this profile."""
+        if reduced:
+            return 1, by_profile(smoke=min(reduced_images, 1_000), book=reduced_images, full=images)
+        return by_profile(smoke, book, full), images
+
     gan_lr = {"discriminator": 2e-4, "generator": 2e-4}
+    aae_lr = {"reconstruction": 1e-3, "discriminator": 3e-4, "generator": 3e-4}
+    # the classifier scores every model: even in the smoke profile it sees enough images to tell digits apart
+    classifier = (1, by_profile(smoke=5_000, book=20_000, full=60_000)) if reduced else \
+        (by_profile(1, 2, 5), by_profile(smoke=5_000, book=60_000, full=60_000))
     return {
-        "classifier": Spec(lambda: MNISTClassifier(), epochs(1, 2, 5), classifier_images),
+        "classifier": Spec(lambda: MNISTClassifier(), *classifier),
         "vae": Spec(lambda: ConvVAE(latent_dim=32, width=32, likelihood="discretized-logistic"),
-                    epochs(1, 10, 50), small),
+                    *schedule(1, 10, 50, 30_000)),
         "vqvae": Spec(lambda: VQVAE(num_codes=64, code_dim=16, width=32, ema=True,
-                                    likelihood="discretized-logistic"), epochs(1, 10, 40), small),
+                                    likelihood="discretized-logistic"), *schedule(1, 10, 40, 30_000)),
         "vqvae-prior": Spec(lambda: GatedPixelCNN(num_values=64, channels=32, layers=5, image_shape=(7, 7)),
-                            epochs(1, 10, 40), small),
+                            *schedule(1, 10, 40, 30_000)),
         "pixelcnn": Spec(lambda: PixelCNN(num_values=256, channels=by_profile(16, 32, 64),
-                                          layers=by_profile(2, 5, 7)), epochs(1, 5, 30), small),
-        "dcgan": Spec(lambda: DCGAN(latent_dim=64, width=by_profile(16, 64, 64)), epochs(1, 10, 50), small, gan_lr),
+                                          layers=by_profile(2, 5, 7)), *schedule(1, 5, 30, 2_000)),
+        "dcgan": Spec(lambda: DCGAN(latent_dim=64, width=by_profile(16, 64, 64)), *schedule(1, 10, 50, 20_000),
+                      gan_lr),
         "ddpm": Spec(lambda: DDPM(steps=by_profile(50, 200, 1000), channels=by_profile(8, 32, 64)),
-                     epochs(1, 20, 100), small, 2e-4),
-        "aae": Spec(lambda: AAE(latent_dim=8, hidden=512, disc_hidden=256), epochs(1, 10, 50), small,
-                    {"reconstruction": 1e-3, "discriminator": 3e-4, "generator": 3e-4}),
+                     *schedule(1, 20, 100, 4_000), 2e-4),
+        "aae": Spec(lambda: AAE(latent_dim=8, hidden=512, disc_hidden=256), *schedule(1, 10, 50, 30_000), aae_lr),
     }
 
 

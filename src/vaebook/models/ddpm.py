@@ -126,9 +126,12 @@ class DDPM(nn.Module):
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"the number of samples must be an integer of at least 1, got {n!r}")
         device = next(self.parameters()).device
-        draw = (lambda: torch.randn((n, *self.image_shape), generator=generator,
-                                    device=generator.device).to(device)) if generator is not None else \
-            (lambda: torch.randn((n, *self.image_shape), device=device))
+
+        def draw() -> torch.Tensor:
+            if generator is None:
+                return torch.randn((n, *self.image_shape), device=device)
+            return torch.randn((n, *self.image_shape), generator=generator, device=generator.device).to(device)
+
         x = draw()
         for step in range(self.schedule.T, 0, -1):
             t = torch.full((n,), step, device=device, dtype=torch.long)

@@ -34,6 +34,8 @@ KEYS = ("vae", "vqvae", "pixelcnn", "dcgan", "ddpm", "aae")
 LABELS = {"vae": "VAE (conv, discretized logistic)", "vqvae": "VQ-VAE + Gated PixelCNN prior",
           "pixelcnn": "PixelCNN (256-way)", "dcgan": "DCGAN", "ddpm": "DDPM", "aae": "AAE",
           "classifier": "MNIST classifier"}
+NAMES = {"vae": "VAE", "vqvae": "VQ-VAE + prior", "pixelcnn": "PixelCNN", "dcgan": "DCGAN", "ddpm": "DDPM",
+         "aae": "AAE"}   # short, for figure titles
 SLOW_SAMPLERS = ("pixelcnn", "ddpm")   # a network pass per pixel, or per step: sampled by make landscape
 SAMPLES_BY_PROFILE = dict(smoke=200, book=1_000, full=10_000)   # samples scored per model, here and there
 
@@ -287,6 +289,6 @@ def claims(rows: dict[str, dict]) -> dict[str, str]:
     }
 
 
-__all__ = ["KEYS", "LABELS", "SLOW_SAMPLERS", "Spec", "specs", "train", "trained_by_make_landscape", "codes_of",
+__all__ = ["KEYS", "LABELS", "NAMES", "SLOW_SAMPLERS", "Spec", "specs", "train", "trained_by_make_landscape", "codes_of",
            "sampler", "timed_samples", "save_samples", "load_samples", "likelihood_bits", "parameters", "claims",
            "Trained", "obtain", "network_passes", "table_row", "SAMPLES_BY_PROFILE"]

@@ -30,9 +30,14 @@ def test_every_chapter_copy_withholds_each_solution_and_keeps_the_code(path, loa
     assert not any("{solution}" in cell.source for cell in copy.cells)
     assert len(copy.cells) == len(original.cells)
     for mine, theirs in zip(copy.cells, original.cells):
-        if theirs.cell_type == "code":           # code and the outputs nbval compares are what grading runs
+        if theirs.cell_type != "code":
+            continue
+        if tool.MARKER.search(theirs.source):    # a coding exercise: its solution becomes a stub
+            assert mine.source == tool.stub(theirs.source) and "BEGIN SOLUTION" not in mine.source
+        else:                                    # every other cell, the checks too, as in the chapter
             assert mine == theirs
     assert "{solution}" in "".join(cell.source for cell in original.cells), "the original is left as it was"
+    assert exercises, "every chapter has exercises"
 
 
 def test_the_command_writes_the_copies_and_names_an_exercise_without_solution(tmp_path, capsys, load_tool):

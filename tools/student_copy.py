@@ -1,30 +1,37 @@
-"""Write students' copies of chapter notebooks: the exercises stay, their solutions go.
+"""Write the student edition of chapter notebooks: the exercises stay, their solutions go.
 
 In the rendered book a solution is folded away; in the notebook a student opens
 it is plain text under the exercise. This tool writes copies in which every
-``{solution}`` block is replaced by one line naming the exercise it belongs to.
-Code cells are copied unchanged, including the stored outputs of cells marked
-``# NBVAL_CHECK_OUTPUT``, so a student's copy is graded as the chapter is:
+``{solution}`` block is replaced by one line naming the exercise it belongs to,
+and every coding exercise's ``# BEGIN SOLUTION`` ... ``# END SOLUTION`` region by
+``raise NotImplementedError("exercise <id>")``; the check cells stay, so students see
+their own pass/fail. It also writes ``manifest.json`` (book version, exercises, points,
+auto or hand grading, hashes), which ``python -m vaebook grade`` reads:
 
     python tools/student_copy.py notebooks/*.ipynb --out _build/student
-    VAEBOOK_PROFILE=smoke pytest --nbval-lax _build/student/09_evaluating_vaes.ipynb
 
 An exercise whose label has no solution block is reported, since the book
-promises one for each.
+promises one for each; so is a coding exercise the package has no check for.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import re
 import sys
 from pathlib import Path
 
 import nbformat
 
+from vaebook import __version__
+from vaebook.exercises.cells import MARKER, exercise_cells, stub
+
 # A MyST directive fence: ```{exercise} label  /  ```{solution} label ... ``` (three backticks or more).
 SOLUTION_BLOCK = re.compile(r"^(?P<fence>`{3,})\{solution\}[ \t]*(?P<label>\S*).*?^(?P=fence)[ \t]*$\n?", re.M | re.S)
 EXERCISE_LABEL = re.compile(r"^`{3,}\{exercise\}.*?^:label:[ \t]*(?P<label>\S+)", re.M | re.S)
+RUBRIC_POINTS = re.compile(r"\*\*Rubric \((?P<points>\d+) points?\)", re.I)
 WITHHELD = "*The solution to this exercise ({label}) is withheld in the students' copy.*\n"
 
 
@@ -39,12 +46,48 @@ def withhold_solutions(markdown: str) -> tuple[str, list[str]]:
     return SOLUTION_BLOCK.sub(replace, markdown), labels
 
 
+def hand_graded(nb: nbformat.NotebookNode, chapter: str) -> list[dict]:
+    """The prose exercises of a notebook, with the points of the rubric in their solution (None if none)."""
+    entries = []
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        for match in SOLUTION_BLOCK.finditer(cell.source):
+            rubric = RUBRIC_POINTS.search(match.group(0))
+            entries.append({"id": match.group("label"), "chapter": chapter, "kind": "hand",
+                            "points": int(rubric.group("points")) if rubric else None,
+                            "source_sha256": hashlib.sha256(match.group(0).encode()).hexdigest()})
+    return entries
+
+
+def manifest_entries(nb: nbformat.NotebookNode, chapter: str) -> list[dict]:
+    """The manifest's rows for one notebook: its coding exercises (auto), then its prose ones (hand)."""
+    from vaebook.exercises import registry
+
+    registry._load_chapters()
+    auto = []
+    for cell in exercise_cells(nb):
+        known = registry.EXERCISES.get(cell.id)
+        if known is None:
+            raise ValueError(f"{chapter}: exercise {cell.id} has no check in vaebook.exercises")
+        if known.points != cell.points:
+            raise ValueError(f"{chapter}: exercise {cell.id} is worth {cell.points} points in the notebook "
+                             f"but {known.points} in vaebook.exercises")
+        auto.append({"id": cell.id, "chapter": chapter, "kind": "auto", "points": cell.points,
+                     "function": known.name, "source_sha256": cell.sha256})
+    coded = {entry["id"] for entry in auto}
+    return auto + [entry for entry in hand_graded(nb, chapter) if entry["id"] not in coded]
+
+
 def student_copy(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, list[str], list[str]]:
     """A copy of the notebook without solutions; also the exercise labels and the solution labels withheld."""
     copy = nbformat.from_dict(nb)
     exercises: list[str] = []
     withheld: list[str] = []
     for cell in copy.cells:
+        if cell.cell_type == "code" and MARKER.search(cell.source):
+            cell.source = stub(cell.source)
+            cell.outputs, cell.execution_count = [], None
         if cell.cell_type != "markdown":
             continue
         exercises += [m.group("label") for m in EXERCISE_LABEL.finditer(cell.source)]
@@ -60,8 +103,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     problems = 0
+    entries: list[dict] = []
     for path in args.paths:
-        copy, exercises, withheld = student_copy(nbformat.read(path, as_version=4))
+        original = nbformat.read(path, as_version=4)
+        try:
+            entries += manifest_entries(original, path.stem)
+        except ValueError as error:
+            problems += 1
+            print(error, file=sys.stderr)
+        copy, exercises, withheld = student_copy(original)
         unsolved = [label for label in exercises if label not in withheld]
         if unsolved:
             problems += 1
@@ -69,6 +119,11 @@ def main(argv: list[str] | None = None) -> int:
         nbformat.validate(copy)
         nbformat.write(copy, args.out / path.name)
         print(f"{args.out / path.name}: {len(exercises)} exercises, {len(withheld)} solutions withheld")
+    manifest = {"book_version": __version__, "exercises": entries}
+    (args.out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    auto = [e for e in entries if e["kind"] == "auto"]
+    print(f"{args.out / 'manifest.json'}: {len(auto)} coding exercises ({sum(e['points'] for e in auto)} points), "
+          f"{len(entries) - len(auto)} graded by hand")
     return 1 if problems else 0
 
 

@@ -2,6 +2,7 @@
 
     python -m vaebook train --model mlp --dataset mnist --epochs 10 --json runs/mlp.json
     python -m vaebook evaluate --checkpoint runs/mlp.pt --iw-samples 1000 --json runs/mlp-eval.json
+    python -m vaebook grade --manifest _build/student/manifest.json --submissions DIR --out OUT
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 import inspect
 import json
 import math
+import os
 import sys
 import time
 from functools import partial
@@ -119,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m vaebook", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"vaebook {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,grade}")
 
     train = commands.add_parser("train", help="train a model and write a checkpoint and a JSON history",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -157,6 +159,17 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--subset", type=_count, default=None, help="evaluate on the first N test images only")
     ev.add_argument("--seed", type=int, default=0, help="random seed for the Monte Carlo estimates")
     ev.add_argument("--json", type=Path, default=None, help="write the results here")
+
+    gr = commands.add_parser("grade", help="grade students' notebooks against a student edition's manifest",
+                             formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    gr.add_argument("--manifest", type=Path, required=True, help="manifest.json written by make student")
+    gr.add_argument("--submissions", type=Path, required=True, help="folder of submitted .ipynb files")
+    gr.add_argument("--out", type=Path, required=True, help="folder for grades.csv, feedback/ and results.json")
+    gr.add_argument("--seed", type=int, default=None,
+                    help="grading seed (default: a fresh random one, printed; the book's checks use 0)")
+    gr.add_argument("--chapters", type=lambda text: text.split(","), default=None, metavar="NN_name,...",
+                    help="grade only these chapters' exercises (default: every chapter in the manifest)")
+    gr.add_argument("--timeout", type=_positive_float, default=60.0, help="seconds allowed per exercise")
     return parser
 
 
@@ -230,6 +243,18 @@ def run_evaluate(args: argparse.Namespace) -> None:
     _write_json(args.json, results)
 
 
+def run_grade(args: argparse.Namespace) -> None:
+    from vaebook.grade import grade
+
+    seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(3), "big")
+    print(f"grading with seed {seed}")
+    problems = grade(args.manifest, args.submissions, args.out, seed, args.timeout, args.chapters)
+    for line in problems:
+        print(line, file=sys.stderr)
+    print(f"wrote {args.out / 'grades.csv'} and {args.out / 'feedback'}/"
+          + (f"; {len(problems)} file(s) not graded" if problems else ""))
+
+
 def _jsonable(config: dict) -> dict:
     return {k: (str(v) if isinstance(v, Path) else v) for k, v in config.items()}
 
@@ -237,7 +262,7 @@ def _jsonable(config: dict) -> dict:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        {"train": run_train, "evaluate": run_evaluate}[args.command](args)
+        {"train": run_train, "evaluate": run_evaluate, "grade": run_grade}[args.command](args)
     except (DataNotFoundError, CheckpointError, NonFiniteLossError, ValueError) as error:
         print(f"vaebook {args.command}: error: {error}", file=sys.stderr)
         return 1

@@ -2,7 +2,7 @@
 #   make book   create .venv, install, execute every notebook (book profile, cached), write the HTML
 #   make test   create .venv, install, then the whole test suite (smoke profile)
 # Other targets: make install, make lab, make bench, make clean, and
-#   make student   students' copies of the notebooks, solutions withheld, in _build/student/
+#   make student   the student edition in _build/student/: notebooks with stubs, manifest.json, HTML book
 #   make full NOTEBOOKS=notebooks/NN_name.ipynb   run chapters in the full profile (a GPU) and record their tables
 #   make gpu-bundle   pack wheels and data into .gpu/ for an offline GPU machine (then tools/gpu_full.sh there)
 #   make landscape   train chapter 17's models once (hours on a 2-core CPU) into $(CHECKPOINTS), for make book to load
@@ -64,10 +64,14 @@ landscape: $(STAMP)
 gpu-bundle: $(STAMP)
 	PYTHON=$(BIN)/python tools/gpu_bundle.sh
 
-# Copies for students: every exercise kept, every solution replaced by a line saying it is withheld;
-# code cells and the outputs nbval compares are unchanged, so the copies are graded as the chapters are.
+# The student edition: coding exercises' solutions replaced by stubs, prose solutions withheld, checks kept;
+# manifest.json for python -m vaebook grade; README.md with Colab links; the book's HTML without executing.
+# STUDENT_REPO / STUDENT_BRANCH: where the instructor publishes _build/student (the Colab links point there).
+STUDENT_REPO ?= vae-book/vae-book
+STUDENT_BRANCH ?= student
 student: $(STAMP)
-	$(BIN)/python tools/student_copy.py notebooks/*.ipynb --out _build/student
+	$(BIN)/python tools/student_copy.py notebooks/*.ipynb --out _build/student --book \
+		--repository $(STUDENT_REPO) --branch $(STUDENT_BRANCH)
 
 clean:
 	rm -rf _build _build_check.log

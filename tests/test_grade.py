@@ -59,7 +59,7 @@ def test_the_source_chapter_scores_full_marks_under_the_default_and_a_random_see
 
 def test_the_stubs_score_zero_without_a_crash(edition, tmp_path):
     (tmp_path / "in").mkdir()
-    nbformat.write(nbformat.read(edition / FIRST.name, as_version=4), tmp_path / "in" / "blank.ipynb")
+    nbformat.write(nbformat.read(edition / "notebooks" / FIRST.name, as_version=4), tmp_path / "in" / "blank.ipynb")
     rows = grade(edition, tmp_path / "in", tmp_path / "out", *first_chapter_only("--timeout", "30"))
     assert rows["blank"]["total"] == "0"
     feedback = (tmp_path / "out" / "feedback" / "blank.txt").read_text().splitlines()
@@ -153,7 +153,7 @@ def test_regenerating_the_manifest_changes_nothing_and_every_exercise_has_a_chec
 
 def test_every_chapter_at_once_scores_full_marks(edition, tmp_path):
     """End to end: one student folder with every source chapter; the stubs as another student."""
-    for name, source in (("solver", ROOT / "notebooks"), ("blank", edition)):
+    for name, source in (("solver", ROOT / "notebooks"), ("blank", edition / "notebooks")):
         (tmp_path / "in" / name).mkdir(parents=True)
         for path in sorted(source.glob("*.ipynb")):
             nbformat.write(nbformat.read(path, as_version=4), tmp_path / "in" / name / path.name)

@@ -47,6 +47,8 @@ def test_the_command_writes_the_copies_and_names_an_exercise_without_solution(tm
     lonely = tmp_path / "lonely.ipynb"
     nbformat.write(nb, lonely)
     assert tool.main([str(CHAPTERS[0]), "--out", str(tmp_path / "out")]) == 0
-    assert (tmp_path / "out" / CHAPTERS[0].name).is_file()
+    assert (tmp_path / "out" / "notebooks" / CHAPTERS[0].name).is_file()
+    assert "colab.research.google.com/github/vae-book/vae-book/blob/student/notebooks/" in \
+        (tmp_path / "out" / "README.md").read_text()
     assert tool.main([str(lonely), "--out", str(tmp_path / "out")]) == 1
     assert "no solution found for ex-alone" in capsys.readouterr().err

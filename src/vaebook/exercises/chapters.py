@@ -1,3 +1,11 @@
 """The registered exercises, chapter by chapter (importing this module registers them)."""
 
-from vaebook.exercises import ch00_first_vae, ch01_latent_variables, ch02_em  # noqa: F401
+from vaebook.exercises import (  # noqa: F401
+    ch00_first_vae,
+    ch01_latent_variables,
+    ch02_em,
+    ch04_elbo,
+    ch05_kl_divergences,
+    ch12_vq_vae,
+    ch13_autoregressive_models,
+)

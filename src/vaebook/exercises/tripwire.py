@@ -59,8 +59,21 @@ def _wire(name: str, original: Callable) -> Callable:
 def install(names: tuple[str, ...] | list[str]) -> None:
     """Replace each ``module.attribute`` (e.g. ``torch.logsumexp``) by a tripwire."""
     for name in names:
-        module_name, _, attribute = name.rpartition(".")
-        module = importlib.import_module(module_name)
-        original = getattr(module, attribute)
+        owner, attribute = _owner(name)
+        original = getattr(owner, attribute)
         if not getattr(original, "__vaebook_tripwire__", False):
-            setattr(module, attribute, _wire(name, original))
+            setattr(owner, attribute, _wire(name, original))
+
+
+def _owner(name: str) -> tuple[object, str]:
+    """The object holding the last attribute of a dotted name: a module, or a class in a module."""
+    parts = name.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            owner = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for part in parts[cut:-1]:
+            owner = getattr(owner, part)
+        return owner, parts[-1]
+    raise ValueError(f"cannot find the module of {name!r}")

@@ -134,8 +134,9 @@ class DiscretizedLogistic(Likelihood):
         scaled = x * (self.levels - 1)
         values = scaled.round()
         off = (scaled - values).abs()
-        if x.numel() and (x.min() < 0 or x.max() > 1 or off.max() > 1e-3):
-            bad = x.flatten()[((x < 0) | (x > 1) | (off > 1e-3)).flatten().nonzero()[0, 0]]
+        wrong = ~((x >= 0) & (x <= 1) & (off <= 1e-3))    # NaN fails every comparison, so it is wrong too
+        if wrong.any():
+            bad = x.flatten()[wrong.flatten().nonzero()[0, 0]]
             raise ValueError(f"pixel value {float(bad):.4g} is not one of the {self.levels} values k/{self.levels - 1} "
                              "in [0, 1] that a discretized likelihood scores")
         return values.long()

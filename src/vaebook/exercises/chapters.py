@@ -6,6 +6,10 @@ from vaebook.exercises import (  # noqa: F401
     ch02_em,
     ch04_elbo,
     ch05_kl_divergences,
+    ch06_reparameterization,
+    ch11_structured_prediction,
     ch12_vq_vae,
     ch13_autoregressive_models,
+    ch14_adversarial_autoencoders,
+    ch15_denoising_and_adversarial_vb,
 )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import torch
+
 from vaebook.exercises import tripwire
 
 DEFAULT_SEED = 0
@@ -76,3 +78,9 @@ def check(exercise_id: str, candidate: object, seed: int = DEFAULT_SEED) -> None
 def _load_chapters() -> None:
     """Import the modules that register the exercises (once)."""
     from vaebook.exercises import chapters  # noqa: F401
+
+
+def matches(got: object, want: torch.Tensor, rtol: float = 1e-9, atol: float = 1e-12) -> bool:
+    """A candidate's output equals the reference: a tensor of the same shape, within the tolerances."""
+    return (isinstance(got, torch.Tensor) and got.shape == want.shape
+            and bool(torch.allclose(got.double(), want.double(), rtol=rtol, atol=atol)))

@@ -130,35 +130,76 @@ def load_raw(name: str = "mnist", split: str = "train", download: bool | None = 
     return images, labels
 
 
-def load_cifar10(split: str = "train", download: bool | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """CIFAR-10 as float images in [0, 1] of shape (N, 3, 32, 32) and int64 labels (N,).
+CIFAR10_FOLDER = "cifar-10-batches-py"
+CLASS_NAMES: dict[str, tuple[str, ...]] = {
+    "mnist": tuple(str(digit) for digit in range(10)),
+    "fashion-mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+                      "Bag", "Ankle boot"),
+    "cifar-10": ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
+}
 
-    Looked for as torchvision's ``cifar-10-batches-py`` folder in each data folder, then downloaded
-    into the cache (``download`` defaults to True except in the smoke profile). Not available:
+
+def read_cifar10_folder(folder: str | os.PathLike, split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 images (N, 3, 32, 32) and int64 labels of CIFAR-10's python format: pickled dicts with
+    ``data`` (N, 3072 bytes, channel-major rows) and ``labels``, in ``data_batch_1`` to ``5`` (train)
+    or ``test_batch``. Checks nothing but the format: :func:`load_cifar10` checks the files' MD5s."""
+    import pickle
+
+    files = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
+    images, labels = [], []
+    for file in files:
+        path = Path(folder) / file
+        if not path.is_file():
+            raise DataNotFoundError(f"cifar-10: {path} is missing")
+        with open(path, "rb") as f:
+            batch = pickle.load(f, encoding="latin1")    # a pickle (Python 2's): read only files you trust
+        data = np.asarray(batch["data"], dtype=np.uint8)
+        if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(batch["labels"]) != len(data):
+            raise DataNotFoundError(f"cifar-10: {path} is not a CIFAR-10 batch (data {data.shape})")
+        images.append(torch.from_numpy(data.reshape(-1, 3, 32, 32).copy()))
+        labels.append(torch.tensor(batch["labels"], dtype=torch.long))
+    return torch.cat(images), torch.cat(labels)
+
+
+def load_cifar10(split: str = "train", download: bool | None = None,
+                 check_md5: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """CIFAR-10 as float images in [0, 1] on the 8-bit grid, shape (N, 3, 32, 32), and int64 labels (N,).
+
+    Looked for as torchvision's ``cifar-10-batches-py`` folder in each data folder (each file checked
+    against torchvision's MD5 unless ``check_md5=False``), then downloaded into the cache
+    (``download`` defaults to True except in the smoke profile). Not available:
     :class:`DataNotFoundError`, whose one-line message names the folders searched.
     """
     from torchvision.datasets import CIFAR10
 
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    train = split == "train"
-    data = None
-    for root in data_dirs():
-        if (root / CIFAR10.base_folder).is_dir():
-            try:
-                data = CIFAR10(root=str(root), train=train, download=False)
-                break
-            except RuntimeError:  # torchvision's "Dataset not found or corrupted"
-                raise DataNotFoundError(f"cifar-10: {root / CIFAR10.base_folder} is incomplete or fails its MD5 "
-                                        "check; delete it and fetch again.") from None
-    if data is None and (download if download is not None else profile() != "smoke"):
-        data = _try_download(CIFAR10, train)
-    if data is None:
+    folder = next((root / CIFAR10_FOLDER for root in data_dirs() if (root / CIFAR10_FOLDER).is_dir()), None)
+    if folder is None and (download if download is not None else profile() != "smoke"):
+        if _try_download(CIFAR10, split == "train") is not None:
+            folder = data_dirs()[-1] / CIFAR10_FOLDER
+    if folder is None:
         searched = ", ".join(str(d) for d in data_dirs())
-        raise DataNotFoundError(f"cifar-10 not found (looked for {CIFAR10.base_folder}/ in: {searched}) and it could "
-                                f"not be downloaded. Set VAEBOOK_DATA to a folder holding {CIFAR10.base_folder}/.")
-    images = torch.from_numpy(data.data).permute(0, 3, 1, 2).float().div(255)    # torchvision keeps (N, H, W, C)
-    return images, torch.tensor(data.targets, dtype=torch.long)
+        raise DataNotFoundError(f"cifar-10 not found (looked for {CIFAR10_FOLDER}/ in: {searched}) and it could "
+                                f"not be downloaded. Set VAEBOOK_DATA to a folder holding {CIFAR10_FOLDER}/.")
+    if check_md5:
+        for file, md5 in CIFAR10.train_list + CIFAR10.test_list:
+            if not check_integrity(str(folder / file), md5):
+                raise DataNotFoundError(f"cifar-10: {folder / file} is missing or fails its MD5 check; "
+                                        "delete the folder and fetch it again.")
+    images, labels = read_cifar10_folder(folder, split)
+    return images.float().div(255), labels
+
+
+def one_class(images: torch.Tensor, labels: torch.Tensor, label: int, dataset: str) -> torch.Tensor:
+    """The images of one class of ``dataset`` (a key of :data:`CLASS_NAMES`), refusing a label it lacks."""
+    names = CLASS_NAMES.get(dataset)
+    if names is None:
+        raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(CLASS_NAMES)}")
+    if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < len(names):
+        raise ValueError(f"class {label!r} is not one of {dataset}'s classes 0-{len(names) - 1} "
+                         f"({', '.join(names)})")
+    return images[labels == label]
 
 
 def binarize_static(images: torch.Tensor, seed: int = 0) -> torch.Tensor:

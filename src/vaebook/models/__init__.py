@@ -16,6 +16,7 @@ from vaebook.models.cvae import LabelCVAE, QuadrantBaseline, QuadrantCVAE, Quadr
 from vaebook.models.dcgan import DCGAN
 from vaebook.models.ddpm import DDPM
 from vaebook.models.dvae import DenoisingVAE
+from vaebook.models.linear import LinearVAE
 from vaebook.models.mlp import MLPVAE
 from vaebook.models.pixelcnn import GatedPixelCNN, PixelCNN
 from vaebook.models.vqvae import VQVAE
@@ -37,6 +38,7 @@ MODELS: dict[str, type[nn.Module]] = {
     "aae-categorical": CategoricalAAE,
     "dvae": DenoisingVAE,
     "avb": AVB,
+    "linear": LinearVAE,
     "ddpm": DDPM,
     "dcgan": DCGAN,
     "mnist-classifier": MNISTClassifier,
@@ -59,4 +61,4 @@ def model_name(model: nn.Module) -> str:
 
 
 __all__ = ["MODELS", "VAE", "MLPVAE", "ConvVAE", "Autoencoder", "VQVAE", "PixelCNN", "GatedPixelCNN", "AAE", "SupervisedAAE",
-           "CategoricalAAE", "DenoisingVAE", "AVB", "DDPM", "DCGAN", "MNISTClassifier", "build_model", "model_name"]
+           "CategoricalAAE", "DenoisingVAE", "AVB", "LinearVAE", "DDPM", "DCGAN", "MNISTClassifier", "build_model", "model_name"]

@@ -1,0 +1,87 @@
+"""Gaussian models of images fitted in closed form, and the convention that puts their densities in
+bits per dimension beside discretized decoders.
+
+- Probabilistic PCA (Tipping & Bishop 1999): x ~ N(b, W Wᵀ + σ² I) with W of rank d. The maximum
+  of the likelihood has a closed form from the eigen-decomposition of the sample covariance S =
+  U Λ Uᵀ: b is the sample mean, σ² the mean of the D − d discarded eigenvalues, W = U_d (Λ_d − σ² I)^½.
+- The full-covariance Gaussian, x ~ N(b, S): PPCA with nothing discarded.
+
+Both are densities, and 8-bit images are discrete. The standard convention (Theis et al. 2016)
+*dequantizes*: pixel value k becomes y = (k + u)/256 with u ~ U(0, 1), a point of the cube of side
+1/256 that belongs to k, and a density p on [0, 1]^D gives the discrete model P(k) = ∫_cube p(y) dy.
+By Jensen's inequality −log P(k) ≤ E_u[−log p(y)] + D log 256, so −log₂ p(y)/D + 8 is an upper bound
+on bits per dimension, in the same unit as a discretized decoder's.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from vaebook.linear_gaussian import LinearGaussian, log_normal_full
+
+
+def dequantize(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Images on the 8-bit grid k/255 to y = (k + u)/256 in [0, 1], u ~ U(0, 1) per pixel (seeded)."""
+    from vaebook.likelihoods import DiscretizedLogistic
+
+    values = DiscretizedLogistic().values(x).to(x.dtype)    # refuses what is off the grid, by value
+    noise = torch.rand(x.shape, generator=generator, dtype=x.dtype).to(x.device)
+    return (values + noise) / 256
+
+
+def dequantized_bits_per_dim(log_density: torch.Tensor | float, dims: int) -> torch.Tensor | float:
+    """An upper bound on bits/dim of 8-bit data from log p(y) (nats) of dequantized images y in [0, 1]^D:
+    −log₂ p(y)/D + 8, the 8 being log₂ 256 for the cube of side 1/256 that each value owns."""
+    if dims < 1:
+        raise ValueError(f"dims must be at least 1, got {dims}")
+    return -log_density / (dims * math.log(2)) + 8
+
+
+def _centred(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows of x (N, D) in float64, their mean and the ML sample covariance (divided by N)."""
+    if x.dim() != 2 or len(x) < 2:
+        raise ValueError(f"x must be (N, D) with N >= 2 rows, got shape {tuple(x.shape)}")
+    x = x.detach().cpu().double()
+    mean = x.mean(0)
+    centred = x - mean
+    return mean, centred.T @ centred / len(x)
+
+
+def fit_ppca(x: torch.Tensor, latent_dim: int) -> LinearGaussian:
+    """The maximum-likelihood PPCA model of rows x (N, D) with ``latent_dim`` = d < D, in closed form."""
+    D = x.shape[-1]
+    if not 1 <= latent_dim < D:
+        raise ValueError(f"latent_dim must be in [1, {D - 1}] for data of dimension {D}, got {latent_dim}")
+    mean, cov = _centred(x)
+    eigenvalues, eigenvectors = torch.linalg.eigh(cov)                  # ascending
+    eigenvalues, eigenvectors = eigenvalues.flip(0), eigenvectors.flip(1)
+    noise_var = eigenvalues[latent_dim:].mean()
+    if not noise_var > 0:
+        raise ValueError("the discarded eigenvalues are all zero: dequantize the images first")
+    W = eigenvectors[:, :latent_dim] * (eigenvalues[:latent_dim] - noise_var).clamp(min=0).sqrt()
+    return LinearGaussian(W, mean, noise_var)
+
+
+def ppca_max_log_likelihood(x: torch.Tensor, latent_dim: int) -> float:
+    """The maximum of Σ_n log p(x_n) over PPCA models, from the eigenvalues alone:
+    −N/2 (D log 2π + Σ_{j≤d} log λ_j + (D − d) log σ² + D)."""
+    N, D = x.shape
+    eigenvalues = torch.linalg.eigvalsh(_centred(x)[1]).flip(0)
+    noise_var = eigenvalues[latent_dim:].mean()
+    log_det = torch.log(eigenvalues[:latent_dim]).sum() + (D - latent_dim) * torch.log(noise_var)
+    return float(-N / 2 * (D * math.log(2 * math.pi) + log_det + D))
+
+
+def fit_gaussian(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The maximum-likelihood full-covariance Gaussian of rows x (N, D): the mean and S (float64)."""
+    mean, cov = _centred(x)
+    if torch.linalg.matrix_rank(cov) < cov.shape[0]:
+        raise ValueError("the sample covariance is singular: dequantize the images, and use N > D rows")
+    return mean, cov
+
+
+def gaussian_log_likelihood(x: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor) -> torch.Tensor:
+    """log N(x; mean, cov) per row of x, in float64."""
+    return log_normal_full(x.detach().cpu().double(), mean, cov)

@@ -17,12 +17,16 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from vaebook import __version__
 from vaebook.exercises.cells import exercise_cells
 from vaebook.exercises.runner import RESULT_LINE
+
+
+JOBS = max(1, min(4, os.cpu_count() or 1))    # exercises graded side by side, one process each
 
 
 class ManifestError(ValueError):
@@ -61,7 +65,7 @@ def run_exercise(exercise_id: str, code: str, seed: int, timeout: float) -> list
         done = subprocess.run([sys.executable, "-m", "vaebook.exercises.runner"], input=request, text=True,
                               capture_output=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
-        return [("finishes in time", False, f"ran past the time limit of {timeout:g} s")]
+        return [("past the time limit", False, f"ran longer than {timeout:g} s")]
     _, marker, payload = done.stdout.rpartition(RESULT_LINE + "\n")
     if done.returncode != 0 or not marker:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
@@ -76,18 +80,25 @@ def grade_notebooks(notebooks: list[dict], auto: list[dict], seed: int, timeout:
     for nb in notebooks:
         for cell in exercise_cells(nb):
             cells.setdefault(cell.id, cell)
-    outcomes = []
-    for entry in auto:
+
+    def one(entry: dict) -> Outcome:
         outcome = Outcome(entry["id"], 0, entry["points"])
         cell = cells.get(entry["id"])
         if cell is None:
-            outcome.failures.append(f"{entry['id']}: no cell starting '# EXERCISE {entry['id']}' was found")
-        else:
-            results = run_exercise(entry["id"], cell.source, seed, timeout)
-            outcome.failures = [f"{entry['id']}: {what} ({reason})" for what, ok, reason in results if not ok]
-            outcome.points = 0 if outcome.failures else entry["points"]
-        outcomes.append(outcome)
-    return outcomes
+            outcome.failures.append(f"{entry['id']}: not found: no cell starts '# EXERCISE {entry['id']}'")
+            return outcome
+        results = run_exercise(entry["id"], cell.source, seed, timeout)
+        outcome.failures = [feedback_line(entry["id"], what, reason) for what, ok, reason in results if not ok]
+        outcome.points = 0 if outcome.failures else entry["points"]
+        return outcome
+
+    with ThreadPoolExecutor(max_workers=JOBS) as pool:       # each exercise is its own process
+        return list(pool.map(one, auto))
+
+
+def feedback_line(exercise_id: str, what: str, reason: str) -> str:
+    """One failed check in one line: the exercise, then the check that failed or what went wrong."""
+    return f"{exercise_id}: failed: {what}" if reason == "failed" else f"{exercise_id}: {what}: {reason}"
 
 
 def read_submission(path: Path) -> dict:

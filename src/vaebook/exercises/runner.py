@@ -16,7 +16,7 @@ RESULT_LINE = "VAEBOOK-RESULT"
 
 
 def _forbidden(name: str) -> list[tuple[str, bool, str]]:
-    return [("uses only what the exercise allows", False,
+    return [("forbidden call", False,
              f"calls {name}, which this exercise asks you to write yourself")]
 
 
@@ -32,7 +32,7 @@ def run(exercise_id: str, code: str, seed: int) -> list[tuple[str, bool, str]]:
         with tripwire.armed(), contextlib.redirect_stdout(io.StringIO()):
             exec(compile(code, f"<exercise {exercise_id}>", "exec"), namespace)
     except NotImplementedError:
-        return [("is implemented", False, "raises NotImplementedError (not written yet)")]
+        return [("not written yet", False, "the cell raises NotImplementedError")]
     except Exception as error:
         if tripwire.TRIPPED:
             return _forbidden(tripwire.TRIPPED[0])

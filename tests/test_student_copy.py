@@ -52,3 +52,20 @@ def test_the_command_writes_the_copies_and_names_an_exercise_without_solution(tm
         (tmp_path / "out" / "README.md").read_text()
     assert tool.main([str(lonely), "--out", str(tmp_path / "out")]) == 1
     assert "no solution found for ex-alone" in capsys.readouterr().err
+
+
+def test_a_rubric_gives_a_prose_exercise_its_points_in_the_manifest(load_tool):
+    tool = load_tool("student_copy")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(
+        "```{exercise} Why\n:label: ex-why\n\nExplain.\n```\n\n```{solution} ex-why\n:class: dropdown\n\n"
+        "Because.\n\n**Rubric (3 points):** 2 for the reason, 1 for an example.\n```\n\n"
+        "```{exercise} Other\n:label: ex-other\n\nMore.\n```\n\n```{solution} ex-other\n:class: dropdown\n\nNo rubric.\n```\n")])
+    entries = tool.manifest_entries(nb, "99_test")
+    assert [(e["id"], e["kind"], e["points"]) for e in entries] == [("ex-why", "hand", 3), ("ex-other", "hand", None)]
+
+
+def test_chapter_0s_prose_exercises_each_have_a_rubric(load_tool):
+    tool = load_tool("student_copy")
+    entries = tool.manifest_entries(nbformat.read(CHAPTERS[0], as_version=4), CHAPTERS[0].stem)
+    assert [e["points"] for e in entries if e["kind"] == "hand"] == [3, 2, 3]
+    assert [e["kind"] for e in entries].count("auto") == 2

@@ -165,3 +165,52 @@ def test_a_cifar_folder_with_a_missing_or_wrong_batch_is_named(tmp_path):
         read_cifar10_folder(tmp_path, "train")
     with pytest.raises(DataNotFoundError, match="test_batch is not a CIFAR-10 batch"):
         read_cifar10_folder(tmp_path, "test")
+
+
+def test_gaussian_log_likelihood_of_many_rows_is_the_package_density_row_by_row():
+    from vaebook.linear_gaussian import log_normal_full
+    from vaebook.ppca import ppca_log_likelihood
+
+    x = ppca_data(n=50)
+    model = fit_ppca(x, 3)
+    expected = log_normal_full(x, model.b.detach(), model.marginal_cov().detach())
+    assert torch.allclose(ppca_log_likelihood(model, x), expected, rtol=1e-12)
+
+
+def tiny_data():
+    from vaebook.colour import EightBitData
+
+    generator = torch.Generator().manual_seed(0)
+    train = torch.randint(0, 256, (64, 3, 8, 8), generator=generator).float() / 255
+    test = torch.randint(0, 256, (16, 3, 8, 8), generator=generator).float() / 255
+    labels = torch.arange(64) % 10
+    return EightBitData("tiny", train, labels, test, labels[:16], dequantize(train, generator),
+                        dequantize(test, generator))
+
+
+def test_every_blur_variant_trains_and_is_scored_in_bits_per_dim():
+    from vaebook.colour import blur_variants, score_variant, train_variant
+
+    data = tiny_data()
+    variants = blur_variants(latent_dim=4, width=4, small_latent=2, small_width=2)
+    assert variants["beta"].beta == pytest.approx(1 / 3) and variants["fixed"].dequantized
+    for key, variant in variants.items():
+        model, training = train_variant(variant, data, 1, f"tiny-{key}")
+        scores = score_variant(model, variant, data, n=8)
+        assert set(scores) == {"bits", "sample_mean", "sample_noisy", "reconstruction"}
+        assert all(math.isfinite(v) for v in scores.values()) and training.seconds > 0
+
+
+def test_bits_per_dim_bound_is_the_negative_elbo_in_bits_and_the_dequantized_one_adds_8():
+    from vaebook.colour import bits_per_dim_bound, train_conv_vae
+
+    data = tiny_data()
+    model, _ = train_conv_vae(data.train, 1, "tiny", latent_dim=2, width=4, likelihood="gaussian")
+    torch.manual_seed(1)
+    with torch.no_grad():
+        nats = float(negative_elbo(model, data.test_dequantized)["neg_elbo"])
+    bits = bits_per_dim_bound(model, data.test_dequantized, dequantized=True)
+    assert bits == pytest.approx(nats / (data.dims * math.log(2)) + 8, rel=1e-6)
+    with pytest.raises(ValueError, match="'fashion-mnist' and 'cifar-10', got 'svhn'"):
+        from vaebook.colour import load_eight_bit
+        load_eight_bit("svhn", 10, 10)

@@ -19,7 +19,8 @@ import math
 
 import torch
 
-from vaebook.linear_gaussian import LinearGaussian, log_normal_full
+from vaebook.distributions import LOG_2PI
+from vaebook.linear_gaussian import LinearGaussian
 
 
 def dequantize(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -83,5 +84,16 @@ def fit_gaussian(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def gaussian_log_likelihood(x: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor) -> torch.Tensor:
-    """log N(x; mean, cov) per row of x, in float64."""
-    return log_normal_full(x.detach().cpu().double(), mean, cov)
+    """log N(x; mean, cov) per row of x (N, D), in float64: one Cholesky factor L of cov for all rows,
+    log N = −½ (D log 2π + log det cov + ‖L⁻¹(x − mean)‖²)."""
+    x = x.detach().cpu().double()
+    chol = torch.linalg.cholesky(cov)
+    white = torch.linalg.solve_triangular(chol, (x - mean).T, upper=False)      # (D, N)
+    log_det = 2 * torch.log(chol.diagonal()).sum()
+    return -0.5 * (x.shape[1] * LOG_2PI + log_det + white.pow(2).sum(0))
+
+
+def ppca_log_likelihood(model: LinearGaussian, x: torch.Tensor) -> torch.Tensor:
+    """Exact log p(x) per row of x (N, D) under a PPCA model, x ~ N(b, W Wᵀ + σ² I)."""
+    with torch.no_grad():
+        return gaussian_log_likelihood(x, model.b.double(), model.marginal_cov().double())

@@ -1,0 +1,140 @@
+"""Chapter 16's bookkeeping: the data sets as 8-bit images, the models of its table and ablations
+trained by name, and each scored in one call (bits per dimension, sharpness).
+
+Every model is scored in bits per dimension of 8-bit images: a discretized decoder by its −ELBO
+(an upper bound on −log₂ P(x)/D), a density (a Gaussian decoder, PPCA, the full Gaussian) on
+dequantized images by the bound of :func:`vaebook.ppca.dequantized_bits_per_dim`. A Bernoulli
+decoder on grey levels gives a cross-entropy instead, reported in the same unit but not a likelihood.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import torch
+
+from vaebook.data import TensorLoader, load_cifar10, load_images
+from vaebook.discretized import bits_per_dim
+from vaebook.evaluate import evaluate
+from vaebook.losses import model_loss
+from vaebook.models import ConvVAE
+from vaebook.ppca import dequantize, dequantized_bits_per_dim
+from vaebook.sharpness import relative_sharpness
+from vaebook.train import Training, train_or_load
+
+
+@dataclass
+class EightBitData:
+    """Train and test images in [0, 1] on the grid k/255, their labels, and one dequantized copy of each."""
+
+    name: str
+    train: torch.Tensor
+    train_labels: torch.Tensor
+    test: torch.Tensor
+    test_labels: torch.Tensor
+    train_dequantized: torch.Tensor
+    test_dequantized: torch.Tensor
+
+    @property
+    def dims(self) -> int:
+        return self.train[0].numel()
+
+
+def load_eight_bit(name: str, train_images: int, test_images: int, device: torch.device | str = "cpu",
+                   seed: int = 0) -> EightBitData:
+    """``fashion-mnist`` or ``cifar-10``: the first ``train_images`` of a seeded shuffle of the training
+    set and the first ``test_images`` test images, with a seeded dequantization of both."""
+    if name == "cifar-10":
+        (train, train_labels), (test, test_labels) = load_cifar10("train"), load_cifar10("test")
+        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:train_images]
+        train, train_labels, test, test_labels = (train[order], train_labels[order], test[:test_images],
+                                                  test_labels[:test_images])
+    elif name == "fashion-mnist":
+        train_set = load_images(name, "train", subset=train_images, seed=seed)
+        test_set = load_images(name, "test", subset=test_images)
+        train, train_labels, test, test_labels = (train_set.images, train_set.labels, test_set.images,
+                                                  test_set.labels)
+    else:
+        raise ValueError(f"the chapter's data sets are 'fashion-mnist' and 'cifar-10', got {name!r}")
+    generator = torch.Generator().manual_seed(seed)
+    tensors = [train, train_labels, test, test_labels, dequantize(train, generator), dequantize(test, generator)]
+    return EightBitData(name, *(t.to(device) for t in tensors))
+
+
+def train_conv_vae(images: torch.Tensor, epochs: int, name: str, *, beta: float = 1.0,
+                   batch_size: int = 128, lr: float = 1e-3, **config) -> tuple[ConvVAE, Training]:
+    """A ConvVAE (``config``: latent_dim, width, likelihood) trained on ``images`` with the KL weighted
+    by ``beta``, through :func:`train_or_load` under ``name``; seeded, so reruns give the same model."""
+    torch.manual_seed(0)
+    model = ConvVAE(image_shape=tuple(images.shape[1:]), **config).to(images.device)
+    labels = torch.zeros(len(images), dtype=torch.long, device=images.device)
+    loader = TensorLoader((images, labels), batch_size=batch_size)
+    return train_or_load(model, loader, epochs, name, lr=lr, loss_fn=partial(model_loss, beta=beta),
+                         progress=False)
+
+
+def bits_per_dim_bound(model, images: torch.Tensor, dequantized: bool = False, batch_size: int = 500) -> float:
+    """The model's −ELBO (β = 1) on ``images`` in bits per dimension: for a discretized decoder a bound on
+    −log₂ P(x)/D; for a density on ``dequantized`` images the dequantization bound (+8 bits)."""
+    torch.manual_seed(1)
+    labels = torch.zeros(len(images), dtype=torch.long, device=images.device)
+    nats = evaluate(model, TensorLoader((images, labels), batch_size, shuffle=False))["neg_elbo"]
+    dims = images[0].numel()
+    return float(dequantized_bits_per_dim(-nats, dims) if dequantized else bits_per_dim(nats, dims))
+
+
+@torch.no_grad()
+def sharpness_scores(model, test: torch.Tensor, n: int = 500, inputs: torch.Tensor | None = None
+                     ) -> dict[str, float]:
+    """High-frequency power relative to ``test`` images (1 = as much fine detail) of the model's
+    samples shown as decoder means, of samples with the decoder's pixel noise, and of reconstructions
+    of ``inputs`` (the test images as the model sees them; default ``test``)."""
+    torch.manual_seed(2)
+    model.eval()
+    reference = test[:n]
+    inputs = reference if inputs is None else inputs[:n]
+    return {"sample_mean": relative_sharpness(model.sample(n, mean=True), reference),
+            "sample_noisy": relative_sharpness(model.sample(n, mean=False).clamp(0, 1), reference),
+            "reconstruction": relative_sharpness(model.reconstruct(inputs), reference)}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One conv VAE of the blur ablations: what changes, its ConvVAE config, the KL weight, and whether
+    it models dequantized images with a density (a Gaussian decoder) or 8-bit ones."""
+
+    label: str
+    config: dict
+    beta: float = 1.0
+    dequantized: bool = False
+
+
+def blur_variants(latent_dim: int, width: int, small_latent: int = 2, small_width: int = 8) -> dict[str, Variant]:
+    """The base model (discretized logistic decoder) and one change each: the KL weight 1/3 ("three
+    times the reconstruction loss"), a small latent space, a small network, a Gaussian decoder with a
+    fixed variance of 1 and one with a learned variance per pixel."""
+    base = dict(likelihood="discretized-logistic", latent_dim=latent_dim, width=width)
+    return {
+        "base": Variant(f"base: discretized logistic, latent {latent_dim}, width {width}", base),
+        "beta": Variant("KL weight 1/3 (3 × reconstruction)", base, beta=1 / 3),
+        "latent": Variant(f"latent size {small_latent}", {**base, "latent_dim": small_latent}),
+        "width": Variant(f"width {small_width} (encoder and decoder)", {**base, "width": small_width}),
+        "fixed": Variant("Gaussian decoder, fixed variance 1", {**base, "likelihood": "gaussian"},
+                         dequantized=True),
+        "learned": Variant("Gaussian decoder, learned variance per pixel",
+                           {**base, "likelihood": "gaussian-learned"}, dequantized=True),
+    }
+
+
+def train_variant(variant: Variant, data: EightBitData, epochs: int, name: str) -> tuple[ConvVAE, Training]:
+    """:func:`train_conv_vae` on the 8-bit or the dequantized training images, as the variant needs."""
+    images = data.train_dequantized if variant.dequantized else data.train
+    return train_conv_vae(images, epochs, name, beta=variant.beta, **variant.config)
+
+
+def score_variant(model, variant: Variant, data: EightBitData, n: int = 500) -> dict[str, float]:
+    """Test bits/dim (−ELBO at β = 1) and :func:`sharpness_scores` against the 8-bit test images."""
+    test = data.test_dequantized if variant.dequantized else data.test
+    return {"bits": bits_per_dim_bound(model, test, dequantized=variant.dequantized),
+            **sharpness_scores(model, data.test, n, inputs=test)}

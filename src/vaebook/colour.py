@@ -19,7 +19,10 @@ from vaebook.discretized import bits_per_dim
 from vaebook.evaluate import evaluate
 from vaebook.losses import model_loss
 from vaebook.models import ConvVAE
-from vaebook.ppca import dequantize, dequantized_bits_per_dim
+from vaebook.linear_gaussian import LinearGaussian, ppca_maximum_likelihood
+from vaebook.models.linear import LinearVAE
+from vaebook.ppca import (dequantize, dequantized_bits_per_dim, fit_gaussian, gaussian_log_likelihood,
+                          ppca_log_likelihood, ppca_max_log_likelihood)
 from vaebook.sharpness import relative_sharpness
 from vaebook.train import Training, train_or_load
 
@@ -138,3 +141,74 @@ def score_variant(model, variant: Variant, data: EightBitData, n: int = 500) -> 
     test = data.test_dequantized if variant.dequantized else data.test
     return {"bits": bits_per_dim_bound(model, test, dequantized=variant.dequantized),
             **sharpness_scores(model, data.test, n, inputs=test)}
+
+
+@dataclass
+class LinearModels:
+    """PPCA in closed form, the linear VAE trained by Adam, the full-covariance Gaussian, and their
+    bits/dim (dequantization bound) on the training images (where PPCA is the maximum) and on test images."""
+
+    ppca: LinearGaussian
+    linear_vae: LinearVAE
+    training: Training
+    gaussian: tuple[torch.Tensor, torch.Tensor]
+    bits: dict[str, float]
+
+
+def fit_linear_models(data: EightBitData, latent_dim: int, steps: int, name: str, batch_size: int = 500,
+                      lr: float = 1e-2) -> LinearModels:
+    """The three Gaussian models of the dequantized images; the linear VAE gets ``steps`` Adam steps
+    (as many epochs as that takes) with its closed-form ELBO, through :func:`train_or_load`."""
+    train, test = data.train_dequantized.flatten(1).cpu().double(), data.test_dequantized.flatten(1).cpu().double()
+    dims = train.shape[1]
+
+    def bits(log_p: torch.Tensor | float) -> float:
+        return float(dequantized_bits_per_dim(float(torch.as_tensor(log_p).mean()), dims))
+
+    ppca = ppca_maximum_likelihood(train, latent_dim)
+    torch.manual_seed(0)
+    model = LinearVAE(latent_dim, tuple(data.train.shape[1:])).to(data.train.device)
+    labels = torch.zeros(len(train), dtype=torch.long, device=data.train.device)
+    loader = TensorLoader((data.train_dequantized, labels), batch_size=batch_size)
+    epochs = max(1, round(steps * batch_size / len(train)))
+    model, training = train_or_load(model, loader, epochs, name, lr=lr, progress=False)
+    with torch.no_grad():
+        elbo = -model.cpu().double().loss((train.view(-1, *data.train.shape[1:]),))["neg_elbo"]
+    model.float().to(data.train.device)
+    mean, cov = fit_gaussian(train)
+    generative = model.generative_model()
+    return LinearModels(ppca, model, training, (mean, cov), {
+        "ppca_train": bits(ppca_max_log_likelihood(train, latent_dim) / len(train)),
+        "linear_train": bits(ppca_log_likelihood(generative, train)),
+        "linear_train_elbo": bits(elbo),
+        "ppca_test": bits(ppca_log_likelihood(ppca, test)),
+        "linear_test": bits(ppca_log_likelihood(generative, test)),
+        "gaussian_test": bits(gaussian_log_likelihood(test, mean, cov)),
+    })
+
+
+@torch.no_grad()
+def gallery(data: EightBitData, linear: LinearModels, conv: dict[str, torch.nn.Module], n: int = 10
+            ) -> dict[str, torch.Tensor]:
+    """Rows of images for the chapter's figure, each (n, C, H, W) on the CPU: test images, then
+    reconstructions (the decoder mean at the posterior mean) and samples (decoder means; the full
+    Gaussian's are draws) of PPCA, the linear VAE, the full Gaussian and each conv VAE in ``conv``."""
+    torch.manual_seed(3)
+    shape = tuple(data.test.shape[1:])
+    test = data.test_dequantized[:n].flatten(1).cpu().double()
+    ppca, generative = linear.ppca, linear.linear_vae.generative_model()
+
+    def decoded(model: LinearGaussian, z: torch.Tensor) -> torch.Tensor:
+        return (z @ model.W.detach().T + model.b.detach()).view(-1, *shape).float()
+
+    z = torch.randn(n, ppca.W.shape[1], dtype=torch.float64)
+    mean, cov = linear.gaussian
+    draws = torch.distributions.MultivariateNormal(mean, scale_tril=torch.linalg.cholesky(cov)).sample((n,))
+    rows = {"test images": data.test[:n].cpu(),
+            "PPCA: reconstructions": decoded(ppca, ppca.posterior(test)[0]),
+            "linear VAE: reconstructions": decoded(generative, generative.posterior(test)[0])}
+    rows.update({f"{name}: reconstructions": model.reconstruct(data.test[:n]).cpu() for name, model in conv.items()})
+    rows.update({"PPCA: samples": decoded(ppca, z), "linear VAE: samples": decoded(generative, z),
+                 "full Gaussian: samples": draws.view(-1, *shape).float()})
+    rows.update({f"{name}: samples": model.sample(n).cpu() for name, model in conv.items()})
+    return rows

@@ -13,14 +13,14 @@ from matplotlib.patches import Ellipse
 
 def image_grid(images: torch.Tensor, nrow: int | None = None, ax=None, title: str | None = None,
                cmap: str = "gray"):
-    """Show a batch of images (N, 1, H, W) or (N, H, W) as one grid, without axes."""
-    images = images.detach().float().cpu()
-    if images.dim() == 4:
-        images = images[:, 0]
-    n, h, w = images.shape
+    """Show a batch of images (N, 1, H, W), (N, H, W) or colour (N, 3, H, W) as one grid, without axes."""
+    images = images.detach().float().cpu().clamp(0, 1)
+    colour = images.dim() == 4 and images.shape[1] == 3
+    images = images.permute(0, 2, 3, 1) if colour else (images[:, 0] if images.dim() == 4 else images)
+    n, h, w = images.shape[:3]
     nrow = nrow or math.ceil(math.sqrt(n))
     ncol = math.ceil(n / nrow)
-    canvas = np.ones((ncol * (h + 1) + 1, nrow * (w + 1) + 1))
+    canvas = np.ones((ncol * (h + 1) + 1, nrow * (w + 1) + 1, *images.shape[3:]))
     for i in range(n):
         r, c = divmod(i, nrow)
         canvas[1 + r * (h + 1): 1 + r * (h + 1) + h, 1 + c * (w + 1): 1 + c * (w + 1) + w] = images[i].numpy()

@@ -1,9 +1,9 @@
 """Gaussian models of images fitted in closed form, and the convention that puts their densities in
 bits per dimension beside discretized decoders.
 
-- Probabilistic PCA (Tipping & Bishop 1999): x ~ N(b, W Wᵀ + σ² I) with W of rank d. The maximum
-  of the likelihood has a closed form from the eigen-decomposition of the sample covariance S =
-  U Λ Uᵀ: b is the sample mean, σ² the mean of the D − d discarded eigenvalues, W = U_d (Λ_d − σ² I)^½.
+- Probabilistic PCA (Tipping & Bishop 1999): x ~ N(b, W Wᵀ + σ² I) with W of rank d, fitted in closed
+  form by :func:`vaebook.linear_gaussian.ppca_maximum_likelihood`; its maximum log-likelihood depends
+  on the eigenvalues of the sample covariance alone (:func:`ppca_max_log_likelihood`).
 - The full-covariance Gaussian, x ~ N(b, S): PPCA with nothing discarded.
 
 Both are densities, and 8-bit images are discrete. The standard convention (Theis et al. 2016)
@@ -48,21 +48,6 @@ def _centred(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     mean = x.mean(0)
     centred = x - mean
     return mean, centred.T @ centred / len(x)
-
-
-def fit_ppca(x: torch.Tensor, latent_dim: int) -> LinearGaussian:
-    """The maximum-likelihood PPCA model of rows x (N, D) with ``latent_dim`` = d < D, in closed form."""
-    D = x.shape[-1]
-    if not 1 <= latent_dim < D:
-        raise ValueError(f"latent_dim must be in [1, {D - 1}] for data of dimension {D}, got {latent_dim}")
-    mean, cov = _centred(x)
-    eigenvalues, eigenvectors = torch.linalg.eigh(cov)                  # ascending
-    eigenvalues, eigenvectors = eigenvalues.flip(0), eigenvectors.flip(1)
-    noise_var = eigenvalues[latent_dim:].mean()
-    if not noise_var > 0:
-        raise ValueError("the discarded eigenvalues are all zero: dequantize the images first")
-    W = eigenvectors[:, :latent_dim] * (eigenvalues[:latent_dim] - noise_var).clamp(min=0).sqrt()
-    return LinearGaussian(W, mean, noise_var)
 
 
 def ppca_max_log_likelihood(x: torch.Tensor, latent_dim: int) -> float:

@@ -244,3 +244,10 @@ def test_gallery_rows_have_the_images_shape():
     rows = gallery(data, fitted, {"conv": conv}, n=3)
     assert len(rows) == 8 and all(images.shape == (3, 3, 8, 8) for images in rows.values())
     assert torch.equal(rows["test images"], data.test[:3])
+
+
+def test_load_class_refuses_a_label_before_loading_anything():
+    from vaebook.colour import load_class
+
+    with pytest.raises(ValueError, match="class 10 is not one of cifar-10's classes"):
+        load_class("cifar-10", 10)

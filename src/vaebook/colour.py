@@ -14,7 +14,7 @@ from functools import partial
 
 import torch
 
-from vaebook.data import TensorLoader, load_cifar10, load_images
+from vaebook.data import TensorLoader, load_cifar10, load_images, one_class
 from vaebook.discretized import bits_per_dim
 from vaebook.evaluate import evaluate
 from vaebook.losses import model_loss
@@ -156,7 +156,7 @@ class LinearModels:
 
 
 def fit_linear_models(data: EightBitData, latent_dim: int, steps: int, name: str, batch_size: int = 500,
-                      lr: float = 1e-2) -> LinearModels:
+                      lr: float = 3e-3) -> LinearModels:
     """The three Gaussian models of the dequantized images; the linear VAE gets ``steps`` Adam steps
     (as many epochs as that takes) with its closed-form ELBO, through :func:`train_or_load`."""
     train, test = data.train_dequantized.flatten(1).cpu().double(), data.test_dequantized.flatten(1).cpu().double()
@@ -212,3 +212,15 @@ def gallery(data: EightBitData, linear: LinearModels, conv: dict[str, torch.nn.M
                  "full Gaussian: samples": draws.view(-1, *shape).float()})
     rows.update({f"{name}: samples": model.sample(n).cpu() for name, model in conv.items()})
     return rows
+
+
+def load_class(name: str, label: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Every training image of one class of ``fashion-mnist`` or ``cifar-10`` (8-bit, in [0, 1]); a label
+    the data set lacks is refused by :func:`vaebook.data.one_class` before anything is loaded."""
+    one_class(torch.empty(0), torch.empty(0), label, name)
+    if name == "cifar-10":
+        images, labels = load_cifar10("train")
+    else:
+        train = load_images(name, "train")
+        images, labels = train.images, train.labels
+    return one_class(images, labels, label, name).to(device)

@@ -111,6 +111,7 @@ class Variant:
     config: dict
     beta: float = 1.0
     dequantized: bool = False
+    short: str = ""
 
 
 def blur_variants(latent_dim: int, width: int, small_latent: int = 2, small_width: int = 8) -> dict[str, Variant]:
@@ -119,14 +120,17 @@ def blur_variants(latent_dim: int, width: int, small_latent: int = 2, small_widt
     fixed variance of 1 and one with a learned variance per pixel."""
     base = dict(likelihood="discretized-logistic", latent_dim=latent_dim, width=width)
     return {
-        "base": Variant(f"base: discretized logistic, latent {latent_dim}, width {width}", base),
-        "beta": Variant("KL weight 1/3 (3 × reconstruction)", base, beta=1 / 3),
-        "latent": Variant(f"latent size {small_latent}", {**base, "latent_dim": small_latent}),
-        "width": Variant(f"width {small_width} (encoder and decoder)", {**base, "width": small_width}),
+        "base": Variant(f"base: discretized logistic, latent {latent_dim}, width {width}", base, short="base"),
+        "beta": Variant("KL weight 1/3 (3 × reconstruction)", base, beta=1 / 3, short="KL weight 1/3"),
+        "latent": Variant(f"latent size {small_latent}", {**base, "latent_dim": small_latent},
+                          short=f"latent {small_latent}"),
+        "width": Variant(f"width {small_width} (encoder and decoder)", {**base, "width": small_width},
+                         short=f"width {small_width}"),
         "fixed": Variant("Gaussian decoder, fixed variance 1", {**base, "likelihood": "gaussian"},
-                         dequantized=True),
+                         dequantized=True, short="fixed variance 1"),
         "learned": Variant("Gaussian decoder, learned variance per pixel",
-                           {**base, "likelihood": "gaussian-learned"}, dequantized=True),
+                           {**base, "likelihood": "gaussian-learned"}, dequantized=True,
+                           short="learned variance"),
     }
 
 

@@ -251,3 +251,12 @@ def test_load_class_refuses_a_label_before_loading_anything():
 
     with pytest.raises(ValueError, match="class 10 is not one of cifar-10's classes"):
         load_class("cifar-10", 10)
+
+
+def test_no_full_gaussian_with_no_more_images_than_dimensions():
+    from vaebook.colour import fit_linear_models, gallery
+
+    data = tiny_data(n=150)                       # D = 192
+    fitted = fit_linear_models(data, latent_dim=4, steps=5, name="tiny-linear")
+    assert fitted.gaussian is None and math.isnan(fitted.bits["gaussian_test"])
+    assert "full Gaussian: samples" not in gallery(data, fitted, {}, n=2)

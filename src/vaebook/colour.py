@@ -9,6 +9,7 @@ decoder on grey levels gives a cross-entropy instead, reported in the same unit 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import partial
 
@@ -155,7 +156,7 @@ class LinearModels:
     ppca: LinearGaussian
     linear_vae: LinearVAE
     training: Training
-    gaussian: tuple[torch.Tensor, torch.Tensor]
+    gaussian: tuple[torch.Tensor, torch.Tensor] | None    # None with no more images than dimensions
     bits: dict[str, float]
 
 
@@ -179,15 +180,16 @@ def fit_linear_models(data: EightBitData, latent_dim: int, steps: int, name: str
     with torch.no_grad():
         elbo = -model.cpu().double().loss((train.view(-1, *data.train.shape[1:]),))["neg_elbo"]
     model.float().to(data.train.device)
-    mean, cov = fit_gaussian(train)
+    # D(D + 1)/2 covariances need more images than dimensions (a smoke run on CIFAR-10 has fewer)
+    gaussian = fit_gaussian(train) if len(train) > dims else None
     generative = model.generative_model()
-    return LinearModels(ppca, model, training, (mean, cov), {
+    return LinearModels(ppca, model, training, gaussian, {
         "ppca_train": bits(ppca_max_log_likelihood(train, latent_dim) / len(train)),
         "linear_train": bits(ppca_log_likelihood(generative, train)),
         "linear_train_elbo": bits(elbo),
         "ppca_test": bits(ppca_log_likelihood(ppca, test)),
         "linear_test": bits(ppca_log_likelihood(generative, test)),
-        "gaussian_test": bits(gaussian_log_likelihood(test, mean, cov)),
+        "gaussian_test": bits(gaussian_log_likelihood(test, *gaussian)) if gaussian else math.nan,
     })
 
 
@@ -206,14 +208,15 @@ def gallery(data: EightBitData, linear: LinearModels, conv: dict[str, torch.nn.M
         return (z @ model.W.detach().T + model.b.detach()).view(-1, *shape).float()
 
     z = torch.randn(n, ppca.W.shape[1], dtype=torch.float64)
-    mean, cov = linear.gaussian
-    draws = torch.distributions.MultivariateNormal(mean, scale_tril=torch.linalg.cholesky(cov)).sample((n,))
     rows = {"test images": data.test[:n].cpu(),
             "PPCA: reconstructions": decoded(ppca, ppca.posterior(test)[0]),
             "linear VAE: reconstructions": decoded(generative, generative.posterior(test)[0])}
     rows.update({f"{name}: reconstructions": model.reconstruct(data.test[:n]).cpu() for name, model in conv.items()})
-    rows.update({"PPCA: samples": decoded(ppca, z), "linear VAE: samples": decoded(generative, z),
-                 "full Gaussian: samples": draws.view(-1, *shape).float()})
+    rows.update({"PPCA: samples": decoded(ppca, z), "linear VAE: samples": decoded(generative, z)})
+    if linear.gaussian is not None:
+        mean, cov = linear.gaussian
+        draws = torch.distributions.MultivariateNormal(mean, scale_tril=torch.linalg.cholesky(cov)).sample((n,))
+        rows["full Gaussian: samples"] = draws.view(-1, *shape).float()
     rows.update({f"{name}: samples": model.sample(n).cpu() for name, model in conv.items()})
     return rows
 

@@ -15,10 +15,9 @@ on bits per dimension, in the same unit as a discretized decoder's.
 
 from __future__ import annotations
 
-import math
-
 import torch
 
+from vaebook.discretized import bits_per_dim
 from vaebook.distributions import LOG_2PI
 from vaebook.linear_gaussian import LinearGaussian
 
@@ -35,9 +34,7 @@ def dequantize(x: torch.Tensor, generator: torch.Generator | None = None) -> tor
 def dequantized_bits_per_dim(log_density: torch.Tensor | float, dims: int) -> torch.Tensor | float:
     """An upper bound on bits/dim of 8-bit data from log p(y) (nats) of dequantized images y in [0, 1]^D:
     −log₂ p(y)/D + 8, the 8 being log₂ 256 for the cube of side 1/256 that each value owns."""
-    if dims < 1:
-        raise ValueError(f"dims must be at least 1, got {dims}")
-    return -log_density / (dims * math.log(2)) + 8
+    return bits_per_dim(-log_density, dims) + 8
 
 
 def _centred(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -57,7 +54,7 @@ def ppca_max_log_likelihood(x: torch.Tensor, latent_dim: int) -> float:
     eigenvalues = torch.linalg.eigvalsh(_centred(x)[1]).flip(0)
     noise_var = eigenvalues[latent_dim:].mean()
     log_det = torch.log(eigenvalues[:latent_dim]).sum() + (D - latent_dim) * torch.log(noise_var)
-    return float(-N / 2 * (D * math.log(2 * math.pi) + log_det + D))
+    return float(-N / 2 * (D * LOG_2PI + log_det + D))
 
 
 def fit_gaussian(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

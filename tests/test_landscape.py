@@ -92,16 +92,60 @@ def test_claims_choose_their_words_from_the_numbers():
             "ddpm": row(ms_per_image=200.0, passes=200), "pixelcnn": row(ms_per_image=700.0, passes=784,
                                                                             kind="exact"),
             "vqvae": row(), "aae": row()}
-    sentences = landscape.claims(rows)
+    seeds = {"dcgan": dict(min_frechet=10.0, max_frechet=30.0, min_classes=6.0, max_classes=9.5),
+             "vae": dict(min_frechet=20.0, max_frechet=22.5, min_classes=9.0, max_classes=9.4)}
+    sentences = landscape.claims(rows, seeds)
+    assert ("the DCGAN's Fréchet distance ranged from 10.0 to 30.0 and its effective number of classes from 6.0 "
+            "to 9.5; the VAE's Fréchet distance ranged from 20.0 to 22.5") in sentences["gan"]
+    assert "varies more than the VAE's" in sentences["gan"]
     assert set(sentences) == {"gan", "diffusion", "vae", "autoregressive"}
     assert "so the DCGAN's are sharper" in sentences["gan"] and "0.20, not above the VAE's 0.60" in sentences["gan"]
     assert "200 times a VAE sample's" in sentences["diffusion"] and "(200 network passes)" in sentences["diffusion"]
     assert "the VAE's are no sharper than the DCGAN's" in sentences["vae"]
     assert "700 times a VAE sample's" in sentences["autoregressive"]
     rows["vae"]["sharpness"] = 2.0
-    assert "so the DCGAN's are not sharper" in landscape.claims(rows)["gan"]
+    assert "so the DCGAN's are not sharper" in landscape.claims(rows, seeds)["gan"]
     rows["dcgan"]["sharpness"] = None
-    assert "not compared (not measured)" in landscape.claims(rows)["gan"]
+    assert "not compared (not measured)" in landscape.claims(rows, seeds)["gan"]
+    seeds["vae"]["max_frechet"] = 50.0
+    assert "varies less than the VAE's" in landscape.claims(rows, seeds)["gan"]
+
+
+def test_seed_scores_give_each_models_range():
+    runs = {"dcgan": [dict(frechet=3.0, classes=9.0), dict(frechet=1.0, classes=9.9), dict(frechet=2.0,
+                                                                                           classes=4.0)]}
+    assert landscape.seed_scores(runs) == {"dcgan": dict(min_frechet=1.0, max_frechet=3.0, min_classes=4.0,
+                                                         max_classes=9.9)}
+
+
+def test_a_seeded_run_repeats_and_is_kept_apart(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAEBOOK_CHECKPOINTS", str(tmp_path))
+    images = torch.randint(0, 256, (64, 1, 28, 28)).float() / 255
+    labels = torch.zeros(64, dtype=torch.long)
+    first = landscape.train("vae", images, labels, torch.device("cpu"), seed=1)[0]
+    assert (tmp_path / "landscape-vae-seed1-smoke.pt").exists() and landscape.trained_by_make_landscape("vae", 1)
+    monkeypatch.setenv("VAEBOOK_CHECKPOINTS", str(tmp_path / "again"))
+    again = landscape.train("vae", images, labels, torch.device("cpu"), seed=1)[0]
+    other = landscape.train("vae", images, labels, torch.device("cpu"), seed=2)[0]
+    first_weights, again_weights = (torch.cat([p.flatten() for p in m.parameters()]) for m in (first, again))
+    assert torch.equal(first_weights, again_weights)
+    assert not torch.equal(first_weights, torch.cat([p.flatten() for p in other.parameters()]))
+
+
+def test_a_run_keeps_its_table_and_samples(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAEBOOK_PROFILE", "book")
+    rows = {"vae": row(), "dcgan": row(bits=None)}
+    samples = {key: torch.randint(0, 256, (20, 1, 28, 28)).float() / 255 for key in rows}
+    seeds = {"vae": dict(min_frechet=1.0, max_frechet=2.0, min_classes=9.0, max_classes=9.5)}
+    path = landscape.save_run(rows, seeds, 0.99, samples, "a test machine", 60.0, directory=tmp_path)
+    assert path.name == "generative_landscape_book_samples.png"
+    record, grid = landscape.load_run("generative_landscape_book", tmp_path)
+    assert record["profile"] == "book" and record["results"]["seeds"] == seeds
+    assert list(grid) == ["vae", "dcgan"]
+    for key in rows:
+        assert grid[key].shape == (landscape.GRID, 1, 28, 28)
+        assert torch.allclose(grid[key], samples[key][:landscape.GRID], atol=0.5 / 255)
+    assert landscape.load_run("generative_landscape", tmp_path) is None
 
 
 def test_make_landscape_needs_a_folder(load_tool, monkeypatch, capsys):

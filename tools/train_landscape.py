@@ -4,7 +4,8 @@ Six models do not train well within a chapter's five minutes on a laptop. This s
 of the chapter's table in the current profile (``VAEBOOK_PROFILE``, the book profile by default) with
 :func:`vaebook.train.train_or_load`, so that an interrupted run continues where it stopped, and saves them
 under ``VAEBOOK_CHECKPOINTS``; the PixelCNN's and the DDPM's samples (one network pass per pixel, or per
-step) are drawn here too, timed, and saved beside them. The chapter, built with the same
+step) are drawn here too, timed, and saved beside them, and the VAE and the DCGAN are trained again from
+two more seeds, for the spread of their results. The chapter, built with the same
 ``VAEBOOK_CHECKPOINTS``, loads all of it and reports the training and sampling times measured here.
 
     VAEBOOK_CHECKPOINTS=runs make landscape          # then: VAEBOOK_CHECKPOINTS=runs make book
@@ -44,6 +45,9 @@ def main() -> int:
             landscape.save_samples(key, images, seconds, hardware(device))
         _, seconds, where = landscape.load_samples(key)
         print(f"{landscape.LABELS[key]}: {samples:,} samples, {1_000 * seconds:.3g} ms each on {where}", flush=True)
+    for key in landscape.SEEDED:
+        for seed, run in zip(landscape.SEEDS, landscape.seed_runs(key, train.images, train.labels, device, False)):
+            print(f"{landscape.LABELS[key]} from seed {seed}: {run}", flush=True)
     print(f"done in {(time.perf_counter() - start) / 60:.1f} min")
     return 0
 

@@ -18,16 +18,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 
 from vaebook.data import TensorLoader
 from vaebook.discretized import bits_per_dim
 from vaebook.distributions import kl_normal_std_normal
 from vaebook.models import AAE, DCGAN, DDPM, VQVAE, ConvVAE, GatedPixelCNN, PixelCNN
-from vaebook.records import duration
-from vaebook.sample_quality import MNISTClassifier
-from vaebook.settings import by_profile, checkpoint_dir, profile
+from vaebook.records import RECORDS_DIR, describe, duration, load_record, save_record
+from vaebook.sample_quality import MNISTClassifier, sample_quality
+from vaebook.settings import by_profile, checkpoint_dir, profile, seed_everything
 from vaebook.train import Training, train_or_load
 
 KEYS = ("vae", "vqvae", "pixelcnn", "dcgan", "ddpm", "aae")
@@ -38,6 +40,9 @@ NAMES = {"vae": "VAE", "vqvae": "VQ-VAE + prior", "pixelcnn": "PixelCNN", "dcgan
          "aae": "AAE"}   # short, for figure titles
 SLOW_SAMPLERS = ("pixelcnn", "ddpm")   # a network pass per pixel, or per step: sampled by make landscape
 SAMPLES_BY_PROFILE = dict(smoke=200, book=1_000, full=10_000)   # samples scored per model, here and there
+SEEDED, SEEDS = ("vae", "dcgan"), (1, 2)   # trained again from these seeds, to measure their spread
+RECORDS = {"book": "generative_landscape_book", "full": "generative_landscape"}   # profile → record
+GRID = 16   # samples of each model shown, and kept with a record
 
 
 @dataclass(frozen=True)
@@ -86,24 +91,28 @@ def specs(reduced: bool = False) -> dict[str, Spec]:
     }
 
 
-def checkpoint_name(key: str, reduced: bool) -> str:
-    return f"landscape-{key}" + ("-reduced" if reduced else "")
+def checkpoint_name(key: str, reduced: bool, seed: int | None = None) -> str:
+    return f"landscape-{key}" + ("-reduced" if reduced else "") + ("" if seed is None else f"-seed{seed}")
 
 
-def trained_by_make_landscape(key: str) -> bool:
+def trained_by_make_landscape(key: str, seed: int | None = None) -> bool:
     """Whether ``make landscape`` has left this profile's trained ``key`` in ``VAEBOOK_CHECKPOINTS``."""
     folder = checkpoint_dir()
-    return folder is not None and (folder / f"{checkpoint_name(key, False)}-{profile()}.pt").exists()
+    return folder is not None and (folder / f"{checkpoint_name(key, False, seed)}-{profile()}.pt").exists()
 
 
 def train(key: str, train_images: torch.Tensor, train_labels: torch.Tensor, device: torch.device,
-          reduced: bool = False, images: torch.Tensor | None = None) -> tuple[nn.Module, Training]:
+          reduced: bool = False, images: torch.Tensor | None = None, seed: int | None = None
+          ) -> tuple[nn.Module, Training]:
     """Train (or load) one model of the table on the first ``spec.images`` training images; the
-    VQ-VAE's prior is trained on the codes of those images (``images``: the codes, given by the caller)."""
+    VQ-VAE's prior is trained on the codes of those images (``images``: the codes, given by the caller).
+    ``seed``: a repeat of the table's run from that seed, kept under its own name (see :data:`SEEDS`)."""
     spec = specs(reduced)[key]
+    if seed is not None:
+        seed_everything(seed)
     x = train_images[:spec.images] if images is None else images[:spec.images]
     loader = TensorLoader((x.to(device), train_labels[:len(x)].to(device)), batch_size=128)
-    return train_or_load(spec.build().to(device), loader, spec.epochs, checkpoint_name(key, reduced),
+    return train_or_load(spec.build().to(device), loader, spec.epochs, checkpoint_name(key, reduced, seed),
                          lr=spec.lr, progress=False)
 
 
@@ -125,12 +134,26 @@ class Trained:
 
 
 def obtain(key: str, train_images: torch.Tensor, train_labels: torch.Tensor, device: torch.device,
-           reduce: bool, images: torch.Tensor | None = None) -> Trained:
+           reduce: bool, images: torch.Tensor | None = None, seed: int | None = None) -> Trained:
     """The model ``make landscape`` trained, where it did; otherwise trained here, the reduced
     version if ``reduce`` (the book profile on a laptop), else the profile's own."""
-    reduced = reduce and not trained_by_make_landscape(key)
-    model, training = train(key, train_images, train_labels, device, reduced, images)
+    reduced = reduce and not trained_by_make_landscape(key, seed)
+    model, training = train(key, train_images, train_labels, device, reduced, images, seed)
     return Trained(model, training, reduced, specs(reduced)[key])
+
+
+def seed_runs(key: str, train_images: torch.Tensor, train_labels: torch.Tensor, device: torch.device,
+              reduce: bool) -> list[Trained]:
+    """``key`` trained again from each of :data:`SEEDS`, everything else the same: the spread of these
+    runs and the table's own is what "unstable" can mean for one budget."""
+    return [obtain(key, train_images, train_labels, device, reduce, seed=seed) for seed in SEEDS]
+
+
+def seed_scores(runs: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """Per model, the lowest and highest Fréchet distance and effective number of classes over its runs."""
+    return {key: {f"{stat}_{column}": fn(run[column] for run in scores)
+                  for column in ("frechet", "classes") for stat, fn in (("min", min), ("max", max))}
+            for key, scores in runs.items()}
 
 
 @torch.no_grad()
@@ -214,6 +237,98 @@ def likelihood_bits(key: str, model: nn.Module, images: torch.Tensor, prior: nn.
     return float(bits_per_dim(nats.mean(), dims)), float(bits_per_dim(nats.std() / len(nats) ** 0.5, dims)), kind
 
 
+def score(key: str, trained: Trained, samples: torch.Tensor, seconds_per_image: float, sampled_on: str,
+          classifier: MNISTClassifier, real: torch.Tensor, train_images: torch.Tensor,
+          test_images: torch.Tensor, steps: int, prior: Trained | None = None) -> dict:
+    """One row of the table: bits/dim of ``test_images`` (with its kind), the sample measures of
+    :func:`vaebook.sample_quality.sample_quality` when there are as many samples as ``real`` images
+    (none from too few), the time per sample, network passes, parameters and what training it took."""
+    extra = [] if prior is None else [prior.model]
+    device = next(trained.model.parameters()).device
+    bits = likelihood_bits(key, trained.model, test_images.to(device), *extra, steps=steps)
+    quality = sample_quality(classifier, samples[:len(real)], real, train_images) \
+        if len(samples) >= len(real) else {}
+    return {**quality, "bits": bits and bits[0], "bits_se": bits and bits[1], "kind": bits and bits[2],
+            "ms_per_image": 1_000 * seconds_per_image, "passes": network_passes(key, trained.model),
+            "parameters": parameters(trained.model, *extra),
+            "trained": str(trained) + ("" if prior is None else f"; prior {prior}"), "sampled_on": sampled_on}
+
+
+def grid_path(name: str, directory: Path | str | None = None) -> Path:
+    return Path(directory if directory is not None else RECORDS_DIR) / f"{name}_samples.png"
+
+
+def save_run(rows: dict[str, dict], seeds: dict[str, dict[str, float]], accuracy: float,
+             samples: dict[str, torch.Tensor], where: str, seconds: float,
+             directory: Path | str | None = None) -> Path:
+    """Keep this profile's table (see :data:`RECORDS`) as a record, and the first :data:`GRID`
+    samples of each model beside it as one 8-bit PNG (a row of samples per model, in ``rows``' order),
+    so that a book built without ``make landscape`` can show the trained models' numbers and samples."""
+    name = RECORDS[profile()]
+    save_record(name, {"rows": rows, "seeds": seeds, "classifier_accuracy": accuracy}, hardware=where,
+                seconds=seconds, directory=directory)
+    path = grid_path(name, directory)
+    strips = [torch.cat(list(samples[key][:GRID, 0]), dim=1) for key in rows]   # (28, GRID·28) each
+    Image.fromarray((torch.cat(strips) * 255).round().to(torch.uint8).cpu().numpy()).save(path, optimize=True)
+    return path
+
+
+def load_run(name: str, directory: Path | str | None = None
+             ) -> tuple[dict, dict[str, torch.Tensor] | None] | None:
+    """A saved table (the record) and its samples, key → (GRID, 1, 28, 28) in [0, 1]; None if not run."""
+    record = load_record(name, directory)
+    if record is None:
+        return None
+    path = grid_path(name, directory)
+    if not path.exists():
+        return record, None
+    strips = (torch.from_numpy(np.array(Image.open(path).convert("L"))).float() / 255).split(28)
+    keys = list(record["results"]["rows"])
+    if len(strips) != len(keys) or strips[0].shape[1] != GRID * 28:
+        raise ValueError(f"{path} holds {len(strips)} rows of samples, but its record {len(keys)} models")
+    return record, {key: torch.stack(strip.split(28, dim=1)).unsqueeze(1) for key, strip in zip(keys, strips)}
+
+
+def seed_spread(rows: dict[str, dict], runs: dict[str, list[Trained]], classifier: MNISTClassifier,
+                real: torch.Tensor, train_images: torch.Tensor) -> dict[str, dict[str, float]]:
+    """:func:`seed_scores` over the table's own run of each model in ``runs`` (its row) and the runs
+    trained from other seeds, each scored on as many samples as ``real`` has images."""
+    scores = {key: [rows[key]] + [sample_quality(classifier, timed_samples(sampler(key, run.model), len(real))[0],
+                                                 real, train_images) for run in key_runs]
+              for key, key_runs in runs.items()}
+    return seed_scores(scores)
+
+
+def saved_runs(reduced: bool) -> dict[str, tuple[dict, dict[str, torch.Tensor] | None] | None]:
+    """Profile → the saved table and samples to show beside this run's (None: not yet run). This
+    profile's own is shown only when this run's models are reduced, since such a run saves no record."""
+    return {name_profile: load_run(name) for name_profile, name in RECORDS.items()
+            if name_profile != profile() or reduced}
+
+
+def record_rows(name_profile: str, run: tuple[dict, dict | None] | None) -> list[dict[str, str]]:
+    """The rows of a saved table, formatted for the chapter's table, or one row saying it has not run."""
+    if run is None:
+        return [{"model": f"profile `{name_profile}`", "where": "not yet run"}]
+    record = run[0]
+    return [table_row(f"{LABELS[key]} ({name_profile} record)", row, describe(record))
+            for key, row in record["results"]["rows"].items()]
+
+
+def claims_source(rows: dict[str, dict], seeds: dict[str, dict[str, float]], reduced: bool,
+                  saved: dict[str, tuple[dict, dict | None] | None]) -> tuple[dict, dict, str]:
+    """The rows and seed spreads the claims are read from, and a line saying whose: this run's, unless
+    its models are reduced and a saved run of trained models exists (the full profile's first)."""
+    if reduced:
+        for name_profile in ("full", "book"):
+            run = saved.get(name_profile)
+            if run is not None:
+                results = run[0]["results"]
+                return results["rows"], results["seeds"], f"From the saved run ({describe(run[0])}):"
+        return rows, seeds, "From this run, whose models are reduced (no saved run yet):"
+    return rows, seeds, f"From this run (profile `{profile()}`):"
+
+
 def network_passes(key: str, model: nn.Module) -> int:
     """Network passes per sample: one pixel at a time for the PixelCNN, one per step for the DDPM,
     one per code position and a decoder pass for the VQ-VAE, one for the rest."""
@@ -247,11 +362,12 @@ def parameters(*models: nn.Module) -> int:
     return sum(p.numel() for model in models for p in model.parameters())
 
 
-def claims(rows: dict[str, dict]) -> dict[str, str]:
+def claims(rows: dict[str, dict], seeds: dict[str, dict[str, float]]) -> dict[str, str]:
     """The course notes' four claims, each as sentences of the table's numbers. ``rows[key]`` holds
     the columns of :func:`vaebook.sample_quality.sample_quality` (None where samples were not
     scored), ``bits`` (None without a likelihood), ``ms_per_image`` and ``passes`` (network passes
-    per sample); every comparison word is chosen by the numbers, never assumed."""
+    per sample); ``seeds``, from :func:`seed_scores`, the spread of the models trained again from
+    other seeds. Every comparison word is chosen by the numbers, never assumed."""
     def q(key: str, column: str, fmt: str = ".2f") -> str:
         value = rows[key].get(column)
         return "not measured" if value is None else format(value, fmt)
@@ -263,6 +379,19 @@ def claims(rows: dict[str, dict]) -> dict[str, str]:
     def times(a: str, b: str) -> str:
         return f"{rows[a]['ms_per_image'] / rows[b]['ms_per_image']:.0f}"
 
+    def spread(key: str, column: str) -> float:
+        return seeds[key][f"max_{column}"] - seeds[key][f"min_{column}"]
+
+    def ranges(key: str) -> str:
+        s = seeds[key]
+        return (f"Fréchet distance ranged from {s['min_frechet']:.1f} to {s['max_frechet']:.1f} and its effective "
+                f"number of classes from {s['min_classes']:.1f} to {s['max_classes']:.1f}")
+
+    runs = len(SEEDS) + 1
+    unstable = (f" Stability: over {runs} training runs from different seeds, the DCGAN's {ranges('dcgan')}; the "
+                f"VAE's {ranges('vae')}. The DCGAN's Fréchet distance varies "
+                f"{'more' if spread('dcgan', 'frechet') > spread('vae', 'frechet') else 'less'} than the VAE's.")
+
     return {
         "gan": (f"Sharp: the DCGAN's samples keep {q('dcgan', 'sharpness')} of the test images' fine detail, the "
                 f"VAE's {q('vae', 'sharpness')}, so the DCGAN's are "
@@ -271,7 +400,7 @@ def claims(rows: dict[str, dict]) -> dict[str, str]:
                 f"in its most frequent), the VAE's into {q('vae', 'classes', '.1f')}; its recall is "
                 f"{q('dcgan', 'recall')}, {compare('dcgan', 'vae', 'recall', 'above', 'not above')} the VAE's "
                 f"{q('vae', 'recall')}, at precision {q('dcgan', 'precision')} against the VAE's "
-                f"{q('vae', 'precision')}."),
+                f"{q('vae', 'precision')}." + unstable),
         "diffusion": (f"A DDPM sample took {rows['ddpm']['ms_per_image']:.3g} ms ({rows['ddpm']['passes']} network "
                       f"passes), {times('ddpm', 'vae')} times a VAE sample's {rows['vae']['ms_per_image']:.3g} ms "
                       f"and {times('ddpm', 'dcgan')} times a DCGAN sample's (one pass each). Its bound is "
@@ -292,4 +421,6 @@ def claims(rows: dict[str, dict]) -> dict[str, str]:
 
 __all__ = ["KEYS", "LABELS", "NAMES", "SLOW_SAMPLERS", "Spec", "specs", "train", "trained_by_make_landscape", "codes_of",
            "sampler", "timed_samples", "save_samples", "load_samples", "likelihood_bits", "parameters", "claims",
-           "Trained", "obtain", "network_passes", "table_row", "SAMPLES_BY_PROFILE"]
+           "Trained", "obtain", "network_passes", "table_row", "SAMPLES_BY_PROFILE", "SEEDED", "SEEDS",
+           "seed_runs", "seed_scores", "seed_spread", "RECORDS", "GRID", "score", "save_run", "load_run", "grid_path",
+           "saved_runs", "record_rows", "claims_source"]

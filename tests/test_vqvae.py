@@ -9,7 +9,8 @@ import torch
 
 from vaebook.checkpoint import load_model, save_checkpoint
 from vaebook.data import TensorLoader
-from vaebook.models.vqvae import VQVAE, VectorQuantizer, codebook_usage, perplexity
+from vaebook.models.vqvae import (MNIST_VQVAE, MNIST_VQVAE_CHECKPOINT, VQVAE, VectorQuantizer, codebook_usage,
+                                 mnist_vqvae, perplexity)
 from vaebook.train import Trainer
 
 
@@ -339,3 +340,21 @@ def test_trainer_lowers_the_loss(ema):
     history = Trainer(model, lr=3e-3, progress=False).fit(TensorLoader((x, torch.zeros(4)), 4), 60)
     first, last = history["train_loss"][0], sum(history["train_loss"][-3:]) / 3
     assert last < first - 2.0
+
+
+# ---------------------------------------------------------------- chapter 12's model, shared with 13
+
+def test_mnist_vqvae_settings_and_builder():
+    assert set(MNIST_VQVAE) == {"smoke", "book", "full"}
+    for settings in MNIST_VQVAE.values():
+        assert set(settings) == {"epochs", "train_images", "config"}
+        model = mnist_vqvae(settings["config"])
+        assert model.quantizer.ema and model.quantizer.restart_below == 1.0
+        assert model.quantizer.num_codes == settings["config"]["num_codes"]
+        assert model.grid_shape == (7, 7)
+    assert MNIST_VQVAE_CHECKPOINT == "ch12-vqvae"
+
+
+def test_mnist_vqvae_rejects_a_bad_size():
+    with pytest.raises(ValueError, match="code_dim"):
+        mnist_vqvae({"num_codes": 4, "code_dim": 0, "width": 8})

@@ -28,7 +28,7 @@ def perplexity(indices: torch.Tensor, num_codes: int) -> torch.Tensor:
 
 
 class VectorQuantizer(nn.Module):
-    """Replace each D-vector of a (B, D, H, W) grid by its nearest of K codebook vectors.
+    """Replace each d-vector of a (B, d, H, W) grid by its nearest of K codebook vectors.
 
     Returns the straight-through output z_e + sg[z_q − z_e] (forward: z_q; backward: the identity
     to z_e), the code indices, and the two terms of the paper's loss, per image (summed over
@@ -43,7 +43,7 @@ class VectorQuantizer(nn.Module):
                  decay: float = 0.99, restart_below: float = 0.0, epsilon: float = 1e-5):
         super().__init__()
         self.num_codes = _positive_int("num_codes (the codebook size K)", num_codes)
-        self.code_dim = _positive_int("code_dim (the code dimension D)", code_dim)
+        self.code_dim = _positive_int("code_dim (the code dimension d)", code_dim)
         if not (math.isfinite(beta) and beta >= 0):
             raise ValueError(f"beta (the commitment weight) must be finite and at least 0, got {beta!r}")
         if not 0 < decay < 1:
@@ -64,9 +64,12 @@ class VectorQuantizer(nn.Module):
                      + self.codebook.pow(2).sum(1))
         return distances.argmin(1)
 
-    def forward(self, z_e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+    def forward(
+        self, z_e: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         if z_e.dim() != 4 or z_e.shape[1] != self.code_dim:
-            raise ValueError(f"VectorQuantizer expects (N, {self.code_dim}, H, W), got {tuple(z_e.shape)}")
+            raise ValueError(f"VectorQuantizer expects (N, {self.code_dim}, H, W), "
+                             f"got {tuple(z_e.shape)}")
         b, d, h, w = z_e.shape
         flat = z_e.permute(0, 2, 3, 1).reshape(-1, d)
         indices = self.nearest(flat.detach())
@@ -81,7 +84,8 @@ class VectorQuantizer(nn.Module):
 
     @torch.no_grad()
     def _update(self, flat: torch.Tensor, indices: torch.Tensor) -> None:
-        """After quantizing a batch: move the EMA codebook, track code use, restart dead codes."""
+        """After quantizing a batch: move the EMA codebook, track code use, restart
+        dead codes."""
         one_hot = F.one_hot(indices, self.num_codes).type_as(flat)
         counts = one_hot.sum(0)
         self.usage.mul_(self.decay).add_(counts, alpha=1 - self.decay)
@@ -89,12 +93,14 @@ class VectorQuantizer(nn.Module):
             self.ema_count.mul_(self.decay).add_(counts, alpha=1 - self.decay)
             self.ema_sum.mul_(self.decay).add_(one_hot.t() @ flat, alpha=1 - self.decay)
             n = self.ema_count.sum()
-            smoothed = (self.ema_count + self.epsilon) / (n + self.num_codes * self.epsilon) * n
+            k, delta = self.num_codes, self.epsilon
+            smoothed = (self.ema_count + delta) / (n + k * delta) * n
             self.codebook.copy_(self.ema_sum / smoothed[:, None])
         if self.restart_below > 0:
             dead = (self.usage < self.restart_below).nonzero().flatten()
             if len(dead):
-                self.set_codes(dead, flat[torch.randint(len(flat), (len(dead),), device=flat.device)])
+                chosen = torch.randint(len(flat), (len(dead),), device=flat.device)
+                self.set_codes(dead, flat[chosen])
 
     @torch.no_grad()
     def set_codes(self, which: torch.Tensor, vectors: torch.Tensor) -> None:
@@ -165,21 +171,26 @@ class VQVAE(nn.Module):
         z_q, indices, terms = self.quantizer(self.encoder(x))
         return self.decoder(z_q), indices, terms
 
-    def loss(self, batch: tuple[torch.Tensor, ...], beta: float | None = None) -> dict[str, torch.Tensor]:
-        """The paper's loss, per image, with the bound −log p(x) ≤ −log p(x|z_q) + positions · log K
-        (uniform prior over the codes) and the batch's code perplexity."""
+    def loss(
+        self, batch: tuple[torch.Tensor, ...], beta: float | None = None
+    ) -> dict[str, torch.Tensor]:
+        """The paper's loss, per image, with the bound
+        −log p(x) ≤ −log p(x|z_q) + positions · log K (uniform prior over the codes)
+        and the batch's code perplexity."""
         x = batch[0]
         out, indices, terms = self(x)
         beta = self.quantizer.beta if beta is None else beta
         distortion = -self.likelihood.log_prob(x, out)
-        codebook = torch.zeros_like(distortion) if self.quantizer.ema else terms["codebook"]
+        ema = self.quantizer.ema
+        codebook = torch.zeros_like(distortion) if ema else terms["codebook"]
         positions = indices[0].numel()
         return {
             "loss": (distortion + codebook + beta * terms["commitment"]).mean(),
             "distortion": distortion.mean(),
             "codebook": terms["codebook"].mean(),
             "commitment": terms["commitment"].mean(),
-            "bound_uniform": distortion.mean() + positions * math.log(self.quantizer.num_codes),
+            "bound_uniform": distortion.mean()
+            + positions * math.log(self.quantizer.num_codes),
             "perplexity": perplexity(indices, self.quantizer.num_codes),
         }
 
@@ -205,6 +216,22 @@ class VQVAE(nn.Module):
     def distortion(self, x: torch.Tensor) -> torch.Tensor:
         """−log p(x|z_q) per image, z_q the codes of x: the first term of the bound on −log p(x)."""
         return -self.likelihood.log_prob(x, self.decoder(self.quantizer.codebook[self.codes(x)].permute(0, 3, 1, 2)))
+
+
+#: Chapter 12's VQ-VAE on MNIST by profile, for ``vaebook.by_profile(**MNIST_VQVAE)``: its
+#: epochs, training images and sizes. Chapter 13 trains (or loads) the same model as its prior's data.
+MNIST_VQVAE: dict[str, dict] = {
+    "smoke": {"epochs": 1, "train_images": 2_000, "config": {"num_codes": 32, "code_dim": 8, "width": 16}},
+    "book": {"epochs": 3, "train_images": 20_000, "config": {"num_codes": 64, "code_dim": 16, "width": 32}},
+    "full": {"epochs": 40, "train_images": 60_000, "config": {"num_codes": 128, "code_dim": 32, "width": 128}},
+}
+#: The checkpoint name both chapters give it, so that a saved model is shared.
+MNIST_VQVAE_CHECKPOINT = "ch12-vqvae"
+
+
+def mnist_vqvae(config: dict) -> VQVAE:
+    """Chapter 12's VQ-VAE with the sizes ``config``: an EMA codebook with dead-code restarts."""
+    return VQVAE(**config, ema=True, restart_below=1.0)
 
 
 @torch.no_grad()

@@ -37,6 +37,7 @@ from vaebook import __version__, get_device, hardware, seed_everything
 from vaebook.data import TensorLoader, _find_raw_folder, load_images
 from vaebook.models import AAE, GatedPixelCNN, PixelCNN, VQVAE
 from vaebook.models.pixelcnn import sampling_seconds
+from vaebook.timing import synchronize
 from vaebook.train import Trainer
 
 BATCH = 128
@@ -52,11 +53,6 @@ AAE_MODELS = {   # --sizes book: the first, the chapter's book profile; --sizes 
     "AAE (2-D code, hidden 256, discriminator 128)": lambda: AAE(latent_dim=2, hidden=256, disc_hidden=128),
     "AAE (2-D code, hidden 1000, discriminator 1000)": lambda: AAE(latent_dim=2, hidden=1000, disc_hidden=1000),
 }
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def reference_rate(model: torch.nn.Module, loader: DataLoader, batches: int, device: torch.device) -> float:

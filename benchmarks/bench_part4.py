@@ -24,6 +24,7 @@ import torch
 from vaebook import __version__, get_device, hardware, seed_everything
 from vaebook.data import TensorLoader, load_images
 from vaebook.models import DCGAN, DDPM
+from vaebook.timing import synchronize
 from vaebook.train import Trainer
 
 BATCH = 128
@@ -32,11 +33,6 @@ MODELS = {   # --sizes book: the first two, the book profile's networks; --sizes
     "DDPM (T 200, 32 channels)": (lambda: DDPM(steps=200, channels=32), 2e-4),
     "DDPM (T 1000, 64 channels)": (lambda: DDPM(steps=1000, channels=64), 2e-4),
 }
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def training_rate(model: torch.nn.Module, lr: float, images: torch.Tensor, labels: torch.Tensor, batches: int,

@@ -9,7 +9,7 @@ import torch
 
 from vaebook.data import TensorLoader, load_images
 from vaebook.models import MNISTClassifier, build_model
-from vaebook.sample_quality import (check_images, edge_energy, effective_classes, features_and_classes, frechet_distance,
+from vaebook.sample_quality import (check_images, effective_classes, features_and_classes, frechet_distance,
                                     known_answers, nearest_distances, precision_recall, shuffle_pixels)
 from vaebook.settings import seed_everything
 from vaebook.train import Trainer
@@ -57,15 +57,6 @@ def test_nearest_distances_and_shuffling():
     shuffled = shuffle_pixels(images)
     assert torch.equal(shuffled.flatten(1).sort(1).values, images.flatten(1).sort(1).values)
     assert not torch.equal(shuffled, images)
-
-
-def test_edge_energy_by_hand_and_lower_when_blurred():
-    image = torch.zeros(2, 1, 28, 28)
-    image[:, :, 10, 10] = 1.0      # one bright pixel: Laplacian −4 at it, 1 at its 4 neighbours, over 26² outputs
-    assert edge_energy(image) == pytest.approx((16 + 4) / 26**2)
-    digits = torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(0)).round()
-    blurred = torch.nn.functional.avg_pool2d(digits, 3, stride=1, padding=1, count_include_pad=False)
-    assert edge_energy(blurred) < 0.5 * edge_energy(digits)
 
 
 @pytest.mark.parametrize("bad, named", [(torch.zeros(3, 28, 28), r"\(3, 28, 28\)"),

@@ -8,13 +8,13 @@ The models themselves live in :mod:`vaebook.models.pixelcnn` and :mod:`vaebook.m
 from __future__ import annotations
 
 import math
-import time
 from typing import Callable
 
 import torch
 
 from vaebook.data import binarize_static
 from vaebook.models.pixelcnn import GatedPixelCNN, PixelCNN, dependence
+from vaebook.timing import timed
 
 
 def all_images(num_values: int, shape: tuple[int, int], device: torch.device | str | None = None
@@ -106,14 +106,7 @@ def timed_samples(model: PixelCNN | GatedPixelCNN, n: int, labels: torch.Tensor 
 
     What :func:`vaebook.models.pixelcnn.sampling_seconds` measures, keeping the samples to show.
     """
-    device = next(model.parameters()).device
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    start = time.perf_counter()
-    samples = model.sample(n, labels, temperature=temperature)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return samples, time.perf_counter() - start
+    return timed(lambda: model.sample(n, labels, temperature=temperature), next(model.parameters()).device)
 
 
 @torch.no_grad()

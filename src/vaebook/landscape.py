@@ -13,7 +13,6 @@ dimension, :func:`claims` writes the course notes' four claims as sentences from
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -30,6 +29,7 @@ from vaebook.models import AAE, DCGAN, DDPM, VQVAE, ConvVAE, GatedPixelCNN, Pixe
 from vaebook.records import RECORDS_DIR, describe, duration, load_record, save_record
 from vaebook.sample_quality import MNISTClassifier, sample_quality
 from vaebook.settings import by_profile, checkpoint_dir, profile, seed_everything
+from vaebook.timing import timed
 from vaebook.train import Training, train_or_load
 
 KEYS = ("vae", "vqvae", "pixelcnn", "dcgan", "ddpm", "aae")
@@ -178,12 +178,8 @@ def timed_samples(sample: Callable[[int], torch.Tensor], n: int, batch_size: int
     """n samples drawn in batches, on the CPU, and the wall seconds per image (synchronised on a GPU)."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"the number of samples must be an integer of at least 1, got {n!r}")
-    synchronise = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
-    synchronise()
-    start = time.perf_counter()
-    images = [sample(min(batch_size, n - i)).cpu() for i in range(0, n, batch_size)]
-    synchronise()
-    return torch.cat(images).clamp(0, 1), (time.perf_counter() - start) / n
+    images, seconds = timed(lambda: [sample(min(batch_size, n - i)).cpu() for i in range(0, n, batch_size)])
+    return torch.cat(images).clamp(0, 1), seconds / n
 
 
 def samples_path(key: str) -> Path | None:

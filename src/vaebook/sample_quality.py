@@ -12,7 +12,7 @@ class. From those, for a set of samples against a set of real images:
   summarised by its effective number of classes exp(entropy), 10 when every class is equally frequent;
 - each sample's pixel distance to its nearest training image (memorisation), beside the same
   distance for test images, which no model has seen;
-- the energy of the samples in fine detail (a discrete Laplacian) against the test images' (blur).
+- the share of the samples' power at high spatial frequencies against the test images' (blur, chapter 16's measure).
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from vaebook.sharpness import relative_sharpness
 
 
 class MNISTClassifier(nn.Module):
@@ -135,20 +137,13 @@ def nearest_distances(images: torch.Tensor, reference: torch.Tensor, batch_size:
     return (images.flatten(1).double() - reference.flatten(1)[nearest].double()).norm(dim=1)
 
 
-def edge_energy(images: torch.Tensor) -> float:
-    """Mean squared response of the discrete Laplacian (4 neighbours minus 4 × the centre): the
-    energy of a set of images in fine detail, which blurring lowers and sharp strokes raise."""
-    check_images(images)
-    kernel = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]], device=images.device)
-    return float(F.conv2d(images.float(), kernel.view(1, 1, 3, 3)).pow(2).mean())
-
-
 def sample_quality(classifier: MNISTClassifier, samples: torch.Tensor, test_images: torch.Tensor,
                    train_images: torch.Tensor, k: int = 3) -> dict[str, float]:
     """Every measure above for one set of samples: ``frechet``, ``precision``, ``recall``,
     ``classes`` (effective number), ``top_class`` (share of the most frequent class) and
     ``nearest`` (median pixel distance of a sample to its nearest training image) and ``sharpness``
-    (the samples' :func:`edge_energy` over the test images', 1 for test images' detail)."""
+    (chapter 16's :func:`vaebook.sharpness.relative_sharpness` against the test images: 1 for their
+    detail, below for blurred samples, above for noisier ones)."""
     check_images(samples, "samples")
     fake, classes = features_and_classes(classifier, samples)
     real, _ = features_and_classes(classifier, test_images)
@@ -157,7 +152,7 @@ def sample_quality(classifier: MNISTClassifier, samples: torch.Tensor, test_imag
     return {"frechet": frechet_distance(real, fake), "precision": precision, "recall": recall,
             "classes": effective_classes(classes), "top_class": float(counts.max() / counts.sum()),
             "nearest": float(nearest_distances(samples, train_images).median()),
-            "sharpness": edge_energy(samples) / edge_energy(test_images)}
+            "sharpness": relative_sharpness(samples, test_images)}
 
 
 def shuffle_pixels(images: torch.Tensor, seed: int = 0) -> torch.Tensor:

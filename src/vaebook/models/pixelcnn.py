@@ -10,18 +10,21 @@ images, 256 for 8-bit grey levels, K for the codes of a VQ-VAE.
 from __future__ import annotations
 
 import math
-import time
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vaebook.timing import timed
+
 
 def causal_mask(height: int, width: int, mask_type: str) -> torch.Tensor:
-    """A (height, width) kernel mask: 1 on the rows above the centre and left of it on its row.
+    """A (height, width) kernel mask: 1 on the rows above the centre and left of it
+    on its row.
 
-    Type ``A`` (the first layer) hides the centre itself, so output i never sees input i;
-    type ``B`` (later layers) lets it through, since there the centre holds features of x_<i.
+    Type ``A`` (the first layer) hides the centre itself, so output i never sees
+    input i; type ``B`` (later layers) lets it through, since there the centre holds
+    features of x_<i.
     """
     if mask_type not in ("A", "B"):
         raise ValueError(f"mask_type must be 'A' or 'B', got {mask_type!r}")
@@ -33,9 +36,11 @@ def causal_mask(height: int, width: int, mask_type: str) -> torch.Tensor:
 
 
 class MaskedConv2d(nn.Conv2d):
-    """A same-size convolution whose kernel is multiplied by a fixed mask at every call."""
+    """A same-size convolution whose kernel is multiplied by a fixed mask at every
+    call."""
 
-    def __init__(self, in_channels: int, out_channels: int, mask: torch.Tensor, dilation: int = 1):
+    def __init__(self, in_channels: int, out_channels: int, mask: torch.Tensor,
+                 dilation: int = 1):
         height, width = mask.shape
         super().__init__(in_channels, out_channels, (height, width), dilation=dilation,
                          padding=(dilation * (height // 2), dilation * (width // 2)))
@@ -109,8 +114,10 @@ class _Autoregressive(nn.Module):
         return {"loss": nll, "nll": nll}
 
     @torch.no_grad()
-    def sample(self, n: int, labels: torch.Tensor | int | None = None, temperature: float = 1.0) -> torch.Tensor:
-        """n samples (n, H, W) of integer values, drawn one pixel at a time: H·W network passes."""
+    def sample(self, n: int, labels: torch.Tensor | int | None = None,
+               temperature: float = 1.0) -> torch.Tensor:
+        """n samples (n, H, W) of integer values, drawn one pixel at a time: H·W
+        network passes."""
         if n < 1:
             raise ValueError(f"the number of samples must be at least 1, got {n}")
         device = next(self.parameters()).device
@@ -160,14 +167,16 @@ def horizontal_mask(size: int, first: bool) -> torch.Tensor:
 
 
 class GatedLayer(nn.Module):
-    """One layer of both stacks: out = tanh(a) · σ(b) on each, the vertical stack feeding the horizontal.
+    """One layer of both stacks: out = tanh(a) · σ(b) on each, the vertical stack
+    feeding the horizontal.
 
-    The vertical stack sees only rows above the current pixel, so it may feed the horizontal stack
-    at the same position; the horizontal stack adds its row's pixels to the left. A label's
-    embedding is added inside both gates.
+    The vertical stack sees only rows above the current pixel, so it may feed the
+    horizontal stack at the same position; the horizontal stack adds its row's pixels
+    to the left. A label's embedding is added inside both gates.
     """
 
-    def __init__(self, channels: int, size: int, first: bool, num_labels: int, in_channels: int | None = None):
+    def __init__(self, channels: int, size: int, first: bool, num_labels: int,
+                 in_channels: int | None = None):
         super().__init__()
         cin = in_channels or channels
         self.first = first
@@ -182,8 +191,9 @@ class GatedLayer(nn.Module):
         a, b = h.chunk(2, dim=1)
         return torch.tanh(a) * torch.sigmoid(b)
 
-    def forward(self, v: torch.Tensor, h: torch.Tensor, labels: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, v: torch.Tensor, h: torch.Tensor, labels: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         v_features = self.vertical(v)
         h_features = self.horizontal(h) + self.vertical_to_horizontal(v_features)
         if self.label is not None:
@@ -250,9 +260,4 @@ def sees_future(model: _Autoregressive, include_self: bool = False) -> list[tupl
 
 def sampling_seconds(model: _Autoregressive, n: int, labels=None) -> float:
     """Wall seconds to draw n samples (H·W network passes), synchronised on a GPU."""
-    device = next(model.parameters()).device
-    start = time.perf_counter()
-    model.sample(n, labels)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return time.perf_counter() - start
+    return timed(lambda: model.sample(n, labels), next(model.parameters()).device)[1]

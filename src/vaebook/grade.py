@@ -115,9 +115,11 @@ def read_submission(path: Path) -> dict:
 
 
 def gradescope_results(outcomes: list[Outcome]) -> dict:
-    """Gradescope's results.json: a total and one test per exercise."""
+    """Gradescope's results.json (its autograder specification, "Output format"): the total, and one
+    test per exercise with its score, maximum, status and the feedback lines as its output."""
     return {"score": sum(o.points for o in outcomes),
             "tests": [{"name": o.id, "score": o.points, "max_score": o.max_points,
+                       "status": "failed" if o.failures else "passed",
                        "output": "\n".join(o.failures) or "all checks passed"} for o in outcomes]}
 
 

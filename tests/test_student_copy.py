@@ -69,3 +69,14 @@ def test_chapter_0s_prose_exercises_each_have_a_rubric(load_tool):
     entries = tool.manifest_entries(nbformat.read(CHAPTERS[0], as_version=4), CHAPTERS[0].stem)
     assert [e["points"] for e in entries if e["kind"] == "hand"] == [3, 2, 3]
     assert [e["kind"] for e in entries].count("auto") == 2
+
+
+@pytest.mark.parametrize("stem, rubric_points", [("16_colour_images", [3, 3, 4, 3]),
+                                                 ("17_generative_landscape", [4, 3, 3, 3])])
+def test_chapters_16_and_17_have_a_rubric_for_each_prose_exercise_and_two_coding_exercises(stem, rubric_points,
+                                                                                           load_tool):
+    tool = load_tool("student_copy")
+    path = ROOT / "notebooks" / f"{stem}.ipynb"
+    entries = tool.manifest_entries(nbformat.read(path, as_version=4), stem)
+    assert [e["points"] for e in entries if e["kind"] == "hand"] == rubric_points
+    assert [e["kind"] for e in entries].count("auto") == 2

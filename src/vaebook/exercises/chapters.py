@@ -14,4 +14,6 @@ from vaebook.exercises import (  # noqa: F401
     ch13_autoregressive_models,
     ch14_adversarial_autoencoders,
     ch15_denoising_and_adversarial_vb,
+    ch16_colour_images,
+    ch17_generative_landscape,
 )

@@ -33,19 +33,24 @@ def _check_sigmas(sigmas) -> torch.Tensor:
     return sigmas
 
 
-def parzen_log_density(x: torch.Tensor, samples: torch.Tensor, sigmas: float | list[float] | torch.Tensor,
+def parzen_log_density(x: torch.Tensor, samples: torch.Tensor,
+                       sigmas: float | list[float] | torch.Tensor,
                        batch_size: int = 500) -> torch.Tensor:
-    """log p̂(x) of each row of ``x`` under Gaussian kernels of width σ on ``samples``, for every σ given.
+    """log p̂(x) of each row of ``x`` under Gaussian kernels of width (bandwidth)
+    ``sigmas`` on ``samples``, for every width given.
 
-    Both are flattened to (N, d). Returns shape (len(x),) for one σ, (len(sigmas), len(x)) for several:
-    the squared distances are computed once per batch of ``batch_size`` points and reused for every σ,
-    and the sum over samples is a log-sum-exp, so nothing underflows in 784 dimensions.
+    Both are flattened to (N, d). Returns shape (len(x),) for one width,
+    (len(sigmas), len(x)) for several: the squared distances are computed once per
+    batch of ``batch_size`` points and reused for every width, and the sum over
+    samples is a log-sum-exp, so nothing underflows in 784 dimensions.
     """
-    one = isinstance(sigmas, (int, float)) or (torch.is_tensor(sigmas) and sigmas.dim() == 0)
+    one = isinstance(sigmas, (int, float)) or (
+        torch.is_tensor(sigmas) and sigmas.dim() == 0)
     sigmas = _check_sigmas(sigmas)
     x, samples = x.flatten(1), samples.flatten(1)
     if x.shape[1] != samples.shape[1]:
-        raise ValueError(f"points have {x.shape[1]} dimensions but samples have {samples.shape[1]}")
+        raise ValueError(f"points have {x.shape[1]} dimensions but samples have "
+                         f"{samples.shape[1]}")
     if len(samples) == 0:
         raise ValueError("a Parzen estimate needs at least one sample")
     d, n = x.shape[1], len(samples)
@@ -53,11 +58,14 @@ def parzen_log_density(x: torch.Tensor, samples: torch.Tensor, sigmas: float | l
     out = []
     for start in range(0, len(x), batch_size):
         xb = x[start:start + batch_size]
-        # ‖x − s‖² = ‖x‖² − 2 x·s + ‖s‖², clamped at 0 against rounding; in float64 for the sums
-        sq = (xb.pow(2).sum(1, keepdim=True) - 2 * xb @ samples.T + samples_sq).clamp_min(0).double()
-        out.append(torch.stack([torch.logsumexp(-sq / (2 * sigma**2), dim=1)
-                                - math.log(n) - 0.5 * d * math.log(2 * math.pi * sigma**2)
-                                for sigma in sigmas.tolist()]))
+        # ‖x − s‖² = ‖x‖² − 2 x·s + ‖s‖², clamped at 0 against rounding; in float64
+        # for the sums
+        sq = xb.pow(2).sum(1, keepdim=True) - 2 * xb @ samples.T + samples_sq
+        sq = sq.clamp_min(0).double()
+        out.append(torch.stack([
+            torch.logsumexp(-sq / (2 * sigma**2), dim=1)
+            - math.log(n) - 0.5 * d * math.log(2 * math.pi * sigma**2)
+            for sigma in sigmas.tolist()]))
     result = torch.cat(out, 1)
     return result[0] if one else result
 

@@ -132,19 +132,24 @@ class Trainer:
         self.model.train()
         sums: dict[str, torch.Tensor] = {}
         count = 0
-        # the epoch lines print whenever self.progress is on; the bar only where one can be watched
-        bar = tqdm(loader, desc=f"epoch {self.epoch + 1}", leave=False, disable=not (self.progress and progress_bars()))
+        # the epoch lines print whenever self.progress is on; the bar only where one
+        # can be watched
+        bar = tqdm(loader, desc=f"epoch {self.epoch + 1}", leave=False,
+                   disable=not (self.progress and progress_bars()))
         for step, batch in enumerate(bar, start=1):
             results = {}
-            for phase, optimizer in self.optimizers.items():   # one step per phase, in order
+            # one step per phase, in order
+            for phase, optimizer in self.optimizers.items():
                 results[phase] = self.loss_fn(self.model, batch) if phase is None else \
                     self.loss_fn(self.model, batch, phase=phase)
                 loss = results[phase]["loss"]
                 if not torch.isfinite(loss):
                     raise NonFiniteLossError(
-                        f"the loss became {loss.item()} at epoch {self.epoch + 1}, step {step}"
+                        f"the loss became {loss.item()} at epoch {self.epoch + 1}, "
+                        f"step {step}"
                         + (f", phase {phase!r}" if phase is not None else "")
-                        + "; lower the learning rate, check the data range, or clamp the log-variance."
+                        + "; lower the learning rate, check the data range, or clamp "
+                        "the log-variance."
                     )
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -154,7 +159,8 @@ class Trainer:
             count += n
             for key, value in metrics.items():
                 sums[key] = sums.get(key, 0.0) + value.detach() * n
-            if not bar.disable and step % 50 == 0:   # loss.item() waits for the GPU: only for a bar on show
+            # loss.item() waits for the GPU: only for a bar on show
+            if not bar.disable and step % 50 == 0:
                 bar.set_postfix(loss=f"{loss.item():.2f}")
         return {key: float(value) / count for key, value in sums.items()}
 

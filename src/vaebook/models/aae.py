@@ -68,25 +68,34 @@ class AAE(nn.Module):
         self.discriminator = make_discriminator(latent_dim, disc_hidden)
 
     def phases(self) -> dict[str, list]:
-        """The paper's two phases per batch, the second split in its two steps: what each one trains."""
-        return {"reconstruction": [*self.encoder.parameters(), *self.decoder.parameters()],
+        """The paper's two phases per batch, the second split in its two steps: what
+        each one trains."""
+        autoencoder = [*self.encoder.parameters(), *self.decoder.parameters()]
+        return {"reconstruction": autoencoder,
                 "discriminator": adversarial(self.discriminator.parameters()),
                 "generator": adversarial(self.encoder.parameters())}
 
-    def loss(self, batch: tuple[torch.Tensor, ...], phase: str | None = None) -> dict[str, torch.Tensor]:
-        """One phase's loss on an (x, y) batch; without a phase (evaluation), the reconstruction's."""
+    def loss(
+        self, batch: tuple[torch.Tensor, ...], phase: str | None = None
+    ) -> dict[str, torch.Tensor]:
+        """One phase's loss on an (x, y) batch; without a phase (evaluation), the
+        reconstruction's."""
         x = batch[0]
         self.check_input(x)
         z = self.encode(x)
-        if phase == "discriminator":   # prior samples labelled 1, codes 0; the encoder is not trained here
-            logits_prior = self.discriminator(self.prior.sample(len(x), device=x.device))
+        if phase == "discriminator":
+            # prior samples labelled 1, codes 0; the encoder is not trained here
+            from_prior = self.prior.sample(len(x), device=x.device)
+            logits_prior = self.discriminator(from_prior)
             logits_codes = self.discriminator(z.detach())
             return {"loss": discriminator_loss(logits_prior, logits_codes),
                     "disc_accuracy": discriminator_accuracy(logits_prior, logits_codes)}
-        if phase == "generator":       # the encoder moves its codes to where the discriminator says "prior"
+        if phase == "generator":
+            # the encoder moves its codes to where the discriminator says "prior"
             return {"loss": generator_loss(self.discriminator(z))}
         if phase not in ("reconstruction", None):
-            raise ValueError(f"unknown phase {phase!r}; {type(self).__name__} has {list(self.phases())}")
+            raise ValueError(f"unknown phase {phase!r}; "
+                             f"{type(self).__name__} has {list(self.phases())}")
         distortion = -self.likelihood.log_prob(x, self.decode(z, *batch[1:2])).mean()
         return {"loss": distortion, "distortion": distortion}
 
@@ -116,20 +125,25 @@ class AAE(nn.Module):
 
 
 class SupervisedAAE(AAE):
-    """The decoder gets z and the one-hot label: the label says which digit, so z is free to carry the
-    style (slant, width, stroke), and the prior shapes the style alone."""
+    """The decoder gets z and the one-hot label: the label says which digit, so z is
+    free to carry the style (slant, width, stroke), and the prior shapes the style
+    alone."""
 
     def __init__(self, latent_dim: int = 2, hidden: int = 1000, disc_hidden: int = 1000,
                  prior: str | dict = "gaussian", num_classes: int = 10,
-                 image_shape: tuple[int, ...] = (1, 28, 28), likelihood: str | dict = "bernoulli"):
+                 image_shape: tuple[int, ...] = (1, 28, 28),
+                 likelihood: str | dict = "bernoulli"):
         self.condition_dim = num_classes
-        super().__init__(latent_dim, hidden, disc_hidden, prior, image_shape, likelihood)
+        super().__init__(latent_dim, hidden, disc_hidden, prior, image_shape,
+                         likelihood)
         self.config["num_classes"] = num_classes
 
     def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         if y is None:
-            raise ValueError("the supervised AAE decodes a code together with its label: decode(z, y)")
-        return super().decode(torch.cat([z, F.one_hot(y, self.condition_dim).to(z.dtype)], 1))
+            raise ValueError("the supervised AAE decodes a code together with its "
+                             "label: decode(z, y)")
+        one_hot = F.one_hot(y, self.condition_dim).to(z.dtype)
+        return super().decode(torch.cat([z, one_hot], 1))
 
 
 class CategoricalAAE(nn.Module):
@@ -159,13 +173,15 @@ class CategoricalAAE(nn.Module):
         self.style_discriminator = make_discriminator(latent_dim, disc_hidden)
 
     def phases(self) -> dict[str, list]:
-        encoder = [*self.trunk.parameters(), *self.to_class.parameters(), *self.to_style.parameters()]
-        discriminators = [*self.class_discriminator.parameters(), *self.style_discriminator.parameters()]
+        classifier = [*self.trunk.parameters(), *self.to_class.parameters()]
+        encoder = [*classifier, *self.to_style.parameters()]
+        discriminators = [*self.class_discriminator.parameters(),
+                          *self.style_discriminator.parameters()]
         phases = {"reconstruction": [*encoder, *self.decoder.parameters()],
                   "discriminator": adversarial(discriminators),
                   "generator": adversarial(encoder)}
         if self.semi_supervised:
-            phases["classification"] = [*self.trunk.parameters(), *self.to_class.parameters()]
+            phases["classification"] = classifier
         return phases
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -80,3 +80,14 @@ def test_chapters_16_and_17_have_a_rubric_for_each_prose_exercise_and_two_coding
     entries = tool.manifest_entries(nbformat.read(path, as_version=4), stem)
     assert [e["points"] for e in entries if e["kind"] == "hand"] == rubric_points
     assert [e["kind"] for e in entries].count("auto") == 2
+
+
+@pytest.mark.parametrize("stem, rubric_points", [("12_vq_vae", [3, 3, 3, 3]),
+                                                 ("13_autoregressive_models", [3, 4, 3, 4]),
+                                                 ("14_adversarial_autoencoders", [3, 2, 4, 3, 3]),
+                                                 ("15_denoising_and_adversarial_vb", [4, 3, 3, 3])])
+def test_chapters_12_to_15_have_a_rubric_for_each_prose_exercise(stem, rubric_points, load_tool):
+    tool = load_tool("student_copy")
+    path = ROOT / "notebooks" / f"{stem}.ipynb"
+    entries = tool.manifest_entries(nbformat.read(path, as_version=4), stem)
+    assert [e["points"] for e in entries if e["kind"] == "hand"] == rubric_points

@@ -37,8 +37,9 @@ def _uniform(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor
 
 def corrupt(x: torch.Tensor, kind: str = "salt-and-pepper", level: float = 0.1,
             generator: torch.Generator | None = None) -> torch.Tensor:
-    """A draw x̃ ~ p(x̃|x): each pixel is hit with probability ``level``; a hit pixel becomes a fair
-    coin in {0, 1} (salt-and-pepper) or 1 − x (flip). The uniforms decide the hits first, then the coins."""
+    """A draw x̃ ~ p(x̃|x): each pixel is hit with probability ``level`` (ρ in the
+    book); a hit pixel becomes a fair coin in {0, 1} (salt-and-pepper) or 1 − x
+    (flip). The uniforms decide the hits first, then the coins."""
     check_corruption(kind, level)
     hit = _uniform(x, generator) < level
     if kind == "flip":
@@ -62,14 +63,18 @@ def linear_encoder(model: LinearGaussian) -> torch.Tensor:
     return torch.linalg.solve(precision, model.W.T) / model.noise_var
 
 
-def linear_gaussian_denoising(model: LinearGaussian, x: torch.Tensor, noise_std: float,
-                              log_var: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-    """The encoder q(z|x̃) = N(M(x̃ − b), C), C = diag(exp(log_var)) (default: the mean-field
-    variances), under Gaussian corruption x̃ = x + s·ε. Closed forms, one number per row of x:
+def linear_gaussian_denoising(
+    model: LinearGaussian, x: torch.Tensor, noise_std: float,
+    log_var: torch.Tensor | None = None,
+) -> dict[str, torch.Tensor]:
+    """The encoder q(z|x̃) = N(M(x̃ − b), C), C = diag(exp(log_var)) (default: the
+    mean-field variances), under Gaussian corruption x̃ = x + s·ε. Closed forms, one
+    number per row of x:
 
-    ``log_px``; ``elbo``, the ELBO of q(z|x) on the clean x; ``mixture_elbo``, the ELBO of
-    q̃(z|x) = N(M(x − b), C + s² M Mᵀ); ``information``, I(x̃; z) = ½ log det(I + s² C⁻¹ M Mᵀ);
-    ``denoising``, L_dvae = mixture_elbo − information.
+    ``log_px``; ``elbo``, the ELBO of q(z|x) on the clean x; ``mixture_elbo``, the
+    ELBO of q̃(z|x) = N(M(x − b), C + s² M Mᵀ); ``information``,
+    I(x̃; z) = ½ log det(I + s² C⁻¹ M Mᵀ); ``denoising``,
+    L_dvae = mixture_elbo − information.
     """
     if not noise_std >= 0:
         raise ValueError(f"noise_std must be at least 0, got {noise_std}")
@@ -80,8 +85,9 @@ def linear_gaussian_denoising(model: LinearGaussian, x: torch.Tensor, noise_std:
         mixture_cov = cov + noise_std**2 * M @ M.T
         information = 0.5 * (torch.logdet(mixture_cov) - torch.logdet(cov))
         mixture = model.elbo(x, mu, mixture_cov)
-        return {"log_px": model.log_marginal(x), "elbo": model.elbo(x, mu, cov), "mixture_elbo": mixture,
-                "information": information.expand(len(x)), "denoising": mixture - information}
+        return {"log_px": model.log_marginal(x), "elbo": model.elbo(x, mu, cov),
+                "mixture_elbo": mixture, "information": information.expand(len(x)),
+                "denoising": mixture - information}
 
 
 def linear_gaussian_denoising_draws(model: LinearGaussian, x: torch.Tensor, noise_std: float, n: int,

@@ -50,18 +50,24 @@ class AVB(nn.Module):
         c, *rest = self.image_shape
         return self.decoder(z).view(-1, c * self.likelihood.params_per_pixel, *rest)
 
-    def loss(self, batch: tuple[torch.Tensor, ...], phase: str | None = None) -> dict[str, torch.Tensor]:
-        """The critic's loss, or E_q[−log p(x|z) + T(x, z)] (also reported without a phase)."""
+    def loss(
+        self, batch: tuple[torch.Tensor, ...], phase: str | None = None
+    ) -> dict[str, torch.Tensor]:
+        """The critic's loss, or E_q[−log p(x|z) + T(x, z)] (also reported without a
+        phase)."""
         x = batch[0]
         self.check_input(x)
         z = self.encode(x)
         if phase == "critic":   # the encoder is not trained here
-            return {"loss": critic_loss(self.critic, x, z.detach(), torch.randn_like(z))}
+            z_prior = torch.randn_like(z)
+            return {"loss": critic_loss(self.critic, x, z.detach(), z_prior)}
         if phase not in ("autoencoder", None):
-            raise ValueError(f"unknown phase {phase!r}; {type(self).__name__} has {list(self.phases())}")
+            raise ValueError(f"unknown phase {phase!r}; "
+                             f"{type(self).__name__} has {list(self.phases())}")
         distortion = -self.likelihood.log_prob(x, self.decode(z))
         rate = self.critic(x, z)     # estimates log q(z|x) − log p(z); its mean, the KL
-        return {"loss": (distortion + rate).mean(), "neg_elbo": (distortion + rate).mean(),
+        neg_elbo = (distortion + rate).mean()
+        return {"loss": neg_elbo, "neg_elbo": neg_elbo,
                 "rate": rate.mean(), "distortion": distortion.mean()}
 
     def check_input(self, x: torch.Tensor) -> None:

@@ -2,7 +2,7 @@
 
 A pixel of an 8-bit image takes one of 256 values, so its likelihood must be a probability
 over those values, not a density. PixelCNN++ (Salimans et al. 2017) gets one from a mixture of
-logistic distributions by giving each value the mass of its bin of width 1/255 on [-1, 1], the
+logistic distributions by giving each value the mass of its bin of width 2/255 on [-1, 1], the
 two end bins stretched to ±∞ so that the 256 masses sum to exactly 1.
 """
 

@@ -388,10 +388,17 @@ def claims(rows: dict[str, dict], seeds: dict[str, dict[str, float]]) -> dict[st
                 f"VAE's {ranges('vae')}. The DCGAN's Fréchet distance varies "
                 f"{'more' if spread('dcgan', 'frechet') > spread('vae', 'frechet') else 'less'} than the VAE's.")
 
+    def noisy(*keys: str) -> str:
+        """A share of high frequencies above the test images' is more than digits have: noise gives it too."""
+        above = [NAMES[k] for k in keys if (rows[k].get("sharpness") or 0) > 1]
+        return "" if not above else (f" (above 1, for the {' and the '.join(above)}: more high-frequency power than "
+                                     f"digits have, which noise gives as well as sharp strokes)")
+
     return {
-        "gan": (f"Sharp: the DCGAN's samples keep {q('dcgan', 'sharpness')} of the test images' fine detail, the "
-                f"VAE's {q('vae', 'sharpness')}, so the DCGAN's are "
-                f"{compare('dcgan', 'vae', 'sharpness', 'sharper', 'not sharper')}. Modes: the DCGAN's samples "
+        "gan": (f"Sharp: the DCGAN's samples have {q('dcgan', 'sharpness')} times the test images' share of "
+                f"high-frequency power, the VAE's {q('vae', 'sharpness')}, so the DCGAN's carry "
+                f"{compare('dcgan', 'vae', 'sharpness', 'more', 'no more')} fine detail{noisy('dcgan', 'vae')}. "
+                f"Modes: the DCGAN's samples "
                 f"fall into {q('dcgan', 'classes', '.1f')} effective classes of 10 ({q('dcgan', 'top_class', '.0%')} "
                 f"in its most frequent), the VAE's into {q('vae', 'classes', '.1f')}; its recall is "
                 f"{q('dcgan', 'recall')}, {compare('dcgan', 'vae', 'recall', 'above', 'not above')} the VAE's "
@@ -402,10 +409,11 @@ def claims(rows: dict[str, dict], seeds: dict[str, dict[str, float]]) -> dict[st
                       f"and {times('ddpm', 'dcgan')} times a DCGAN sample's (one pass each). Its bound is "
                       f"{q('ddpm', 'bits', '.3f')} bits/dim and its samples' Fréchet distance "
                       f"{q('ddpm', 'frechet', '.1f')}, against the VAE's {q('vae', 'frechet', '.1f')}."),
-        "vae": (f"The VAE's decoder means keep {q('vae', 'sharpness')} of the test images' fine detail, the "
-                f"DCGAN's samples {q('dcgan', 'sharpness')}, the DDPM's {q('ddpm', 'sharpness')} and the "
-                f"PixelCNN's {q('pixelcnn', 'sharpness')}: the VAE's are "
-                f"{compare('vae', 'dcgan', 'sharpness', 'sharper', 'no sharper')} than the DCGAN's. Its Fréchet "
+        "vae": (f"The VAE's decoder means have {q('vae', 'sharpness')} times the test images' share of "
+                f"high-frequency power, the DCGAN's samples {q('dcgan', 'sharpness')}, the DDPM's "
+                f"{q('ddpm', 'sharpness')} and the PixelCNN's {q('pixelcnn', 'sharpness')}"
+                f"{noisy('vae', 'dcgan', 'ddpm', 'pixelcnn')}: the VAE's carry "
+                f"{compare('vae', 'dcgan', 'sharpness', 'more', 'no more')} fine detail than the DCGAN's. Its Fréchet "
                 f"distance is {q('vae', 'frechet', '.1f')} and its bound {q('vae', 'bits', '.3f')} bits/dim."),
         "autoregressive": (f"The PixelCNN's {q('pixelcnn', 'bits', '.3f')} bits/dim is exact; the VAE's "
                            f"{q('vae', 'bits', '.3f')}, the VQ-VAE's {q('vqvae', 'bits', '.3f')} and the DDPM's "

@@ -48,7 +48,7 @@ bench: $(STAMP)
 
 # The full profile: the published schedules, for a GPU. Writes src/vaebook/records/*.json (commit them)
 # and executed copies in _build/full/.
-NOTEBOOKS ?= notebooks/09_evaluating_vaes.ipynb notebooks/11_structured_prediction.ipynb notebooks/12_vq_vae.ipynb notebooks/13_autoregressive_models.ipynb \
+NOTEBOOKS ?= notebooks/09_evaluating_vaes.ipynb notebooks/09b_exploring_vaes.ipynb notebooks/11_structured_prediction.ipynb notebooks/12_vq_vae.ipynb notebooks/13_autoregressive_models.ipynb \
 	notebooks/14_adversarial_autoencoders.ipynb notebooks/15_denoising_and_adversarial_vb.ipynb notebooks/16_colour_images.ipynb \
 	notebooks/17_generative_landscape.ipynb
 full: $(STAMP)

@@ -106,7 +106,7 @@ def plot_variance_vs_k(ks, variances: dict, ax=None, ylabel: str = "variance of 
     return ax
 
 
-# ---------------------------------------------------------------- posteriors and aggregate posteriors (chapter "Evaluating and exploring a trained VAE")
+# ---------------------------------------------------------------- posteriors and aggregate posteriors (chapter 9, "Exploring a trained VAE")
 
 def density_contours(ax, grid: torch.Tensor, log_density: torch.Tensor, masses: Sequence[float] = (0.5, 0.9, 0.99),
                      **style):

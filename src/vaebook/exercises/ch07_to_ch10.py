@@ -104,8 +104,8 @@ register(Exercise("vae-loss", "07_autoencoder_to_vae", "vae_loss", 2, check_vae_
 register(Exercise("bernoulli-log-lik", "08_architectures_likelihoods", "bernoulli_log_lik", 2, check_bce, _LOG_LIK))
 register(Exercise("gaussian-log-lik", "08_architectures_likelihoods", "gaussian_log_lik", 2, check_gaussian,
                   ("vaebook.distributions.log_normal_diag", "torch.distributions.Normal")))
-register(Exercise("slerp", "09_evaluating_vaes", "slerp", 2, check_slerp, ("vaebook.latent.interpolate",)))
-register(Exercise("aggregate-moments", "09_evaluating_vaes", "aggregate_moments", 2, check_aggregate,
+register(Exercise("slerp", "09b_exploring_vaes", "slerp", 2, check_slerp, ("vaebook.latent.interpolate",)))
+register(Exercise("aggregate-moments", "09b_exploring_vaes", "aggregate_moments", 2, check_aggregate,
                   ("vaebook.latent.aggregate_posterior_moments", "torch.cov")))
 register(Exercise("one-hot-condition", "10_conditional_vae", "condition", 1, check_one_hot,
                   ("torch.nn.functional.one_hot",)))

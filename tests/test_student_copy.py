@@ -1,5 +1,6 @@
 """tools/student_copy.py: students' copies keep every exercise and code cell and withhold every solution."""
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -91,3 +92,21 @@ def test_chapters_12_to_15_have_a_rubric_for_each_prose_exercise(stem, rubric_po
     path = ROOT / "notebooks" / f"{stem}.ipynb"
     entries = tool.manifest_entries(nbformat.read(path, as_version=4), stem)
     assert [e["points"] for e in entries if e["kind"] == "hand"] == rubric_points
+
+
+RUBRIC = re.compile(r"\*\*Rubric \((\d+) points?\):\*\*(.*?)(?:\n\s*\n|\n`{3,}|$)", re.S)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_every_exercise_has_points_and_every_rubric_adds_up(path, load_tool):
+    """Each exercise of each chapter is graded: a coding one by its check, a prose one by a rubric
+    whose parts ('1 for ...; 2 for ...') add up to the points it announces."""
+    tool = load_tool("student_copy")
+    nb = nbformat.read(path, as_version=4)
+    entries = tool.manifest_entries(nb, path.stem)
+    assert entries and all(isinstance(e["points"], int) and e["points"] > 0 for e in entries), \
+        [e["id"] for e in entries if not e["points"]]
+    for cell in nb.cells:
+        for total, parts in RUBRIC.findall(cell.source):
+            marks = [int(n) for n in re.findall(r"(?:^|;)\s*(\d+)\s+for\s", parts.strip())]
+            assert sum(marks) == int(total), (path.stem, total, parts[:120])

@@ -104,10 +104,11 @@ def prior_kl(schedule: NoiseSchedule, x0: torch.Tensor) -> torch.Tensor:
     return kl_normal_std_normal(mean, torch.log(1 - a).flatten(1).expand_as(mean))
 
 
-def step_kl(schedule: NoiseSchedule, x0: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor,
-            eps: torch.Tensor) -> torch.Tensor:
-    """L_{t-1} = KL(q(x_{t-1} | x_t, x_0) ‖ p(x_{t-1} | x_t)) in nats per example, t ≥ 2, for a noise
-    prediction ε̂ = ``eps``: two Gaussians with the same variance β̃_t, through the package's KL."""
+def step_kl(schedule: NoiseSchedule, x0: torch.Tensor, x_t: torch.Tensor,
+            t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """L_{t-1} = KL(q(x_{t-1} | x_t, x_0) ‖ p(x_{t-1} | x_t)) in nats per example,
+    t ≥ 2, for a noise prediction ε̂ = ``eps``: two Gaussians with the same
+    variance β̃_t, through the package's KL."""
     mean_q, var_q = q_posterior(schedule, x_t, x0, t)
     mean_p = predicted_mean(schedule, x_t, t, eps)
     log_var = torch.log(var_q).expand_as(mean_q).flatten(1)

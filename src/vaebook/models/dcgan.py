@@ -46,19 +46,24 @@ class DCGAN(nn.Module):
         device = next(self.parameters()).device
         return self.generator(torch.randn(n, self.latent_dim, device=device))
 
-    def loss(self, batch: tuple[torch.Tensor, ...], phase: str | None = None) -> dict[str, torch.Tensor]:
-        """One phase's loss on an (x, y) batch of real images; without a phase (evaluation), the
-        discriminator's loss and accuracy, real images labelled 1 and generated ones 0."""
+    def loss(self, batch: tuple[torch.Tensor, ...],
+             phase: str | None = None) -> dict[str, torch.Tensor]:
+        """One phase's loss on an (x, y) batch of real images; without a phase
+        (evaluation), the discriminator's loss and accuracy, real images labelled 1
+        and generated ones 0."""
         x = batch[0]
         if x.dim() != 4 or tuple(x.shape[1:]) != self.image_shape:
-            raise ValueError(f"DCGAN expects a batch of shape (N, {', '.join(map(str, self.image_shape))}), "
+            raise ValueError(f"DCGAN expects a batch of shape "
+                             f"(N, {', '.join(map(str, self.image_shape))}), "
                              f"got {tuple(x.shape)}")
         fake = self.generate(len(x))
-        if phase == "generator":      # the generator moves its images to where the discriminator says "real"
+        if phase == "generator":   # move the images to where D says "real"
             return {"loss": generator_loss(self.discriminator(fake))}
         if phase not in ("discriminator", None):
-            raise ValueError(f"unknown phase {phase!r}; DCGAN has {list(self.phases())}")
-        logits_real, logits_fake = self.discriminator(x), self.discriminator(fake.detach())
+            raise ValueError(f"unknown phase {phase!r}; DCGAN has "
+                             f"{list(self.phases())}")
+        fake = fake.detach()
+        logits_real, logits_fake = self.discriminator(x), self.discriminator(fake)
         return {"loss": discriminator_loss(logits_real, logits_fake),
                 "disc_accuracy": discriminator_accuracy(logits_real, logits_fake)}
 

@@ -121,16 +121,20 @@ class DDPM(nn.Module):
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """n images by the ancestral sampler: x_T ~ N(0, I), then T network passes back to x_0, the
-        last one the decoder's mean, rounded to the nearest of the ``levels`` values."""
+        """n images by the ancestral sampler: x_T ~ N(0, I), then T network passes
+        back to x_0, the last one the decoder's mean, rounded to the nearest of the
+        ``levels`` values."""
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"the number of samples must be an integer of at least 1, got {n!r}")
+            raise ValueError(f"the number of samples must be an integer of at least 1, "
+                             f"got {n!r}")
         device = next(self.parameters()).device
+        shape = (n, *self.image_shape)
 
         def draw() -> torch.Tensor:
             if generator is None:
-                return torch.randn((n, *self.image_shape), device=device)
-            return torch.randn((n, *self.image_shape), generator=generator, device=generator.device).to(device)
+                return torch.randn(shape, device=device)
+            noise = torch.randn(shape, generator=generator, device=generator.device)
+            return noise.to(device)
 
         x = draw()
         for step in range(self.schedule.T, 0, -1):
@@ -138,4 +142,5 @@ class DDPM(nn.Module):
             x = predicted_mean(self.schedule, x, t, self.net(x, t))
             if step > 1:
                 x = x + self.schedule.model_var[step].sqrt().item() * draw()
-        return ((x.clamp(-1, 1) + 1) / 2 * (self.levels - 1)).round() / (self.levels - 1)
+        top = self.levels - 1
+        return ((x.clamp(-1, 1) + 1) / 2 * top).round() / top

@@ -195,7 +195,8 @@ def test_every_blur_variant_trains_and_is_scored_in_bits_per_dim():
     for key, variant in variants.items():
         model, training = train_variant(variant, data, 1, f"tiny-{key}")
         scores = score_variant(model, variant, data, n=8)
-        assert set(scores) == {"bits", "sample_mean", "sample_noisy", "reconstruction"}
+        assert set(scores) == {"bits", "rate", "sample_mean", "sample_noisy", "reconstruction"}
+        assert scores["rate"] >= 0
         assert all(math.isfinite(v) for v in scores.values()) and training.seconds > 0
 
 
@@ -246,11 +247,32 @@ def test_gallery_rows_have_the_images_shape():
     assert torch.equal(rows["test images"], data.test[:3])
 
 
-def test_load_class_refuses_a_label_before_loading_anything():
-    from vaebook.colour import load_class
+def test_a_model_on_fewer_images_gets_as_many_gradient_steps():
+    from vaebook.colour import epochs_for_steps, gradient_steps
 
-    with pytest.raises(ValueError, match="class 10 is not one of cifar-10's classes"):
-        load_class("cifar-10", 10)
+    assert gradient_steps(2_000, 1) == 16 and gradient_steps(128, 3) == 3    # 15 full batches and one partial
+    steps = gradient_steps(20_000, 6)                                       # 157 an epoch: 942
+    epochs = epochs_for_steps(2_000, steps)
+    assert epochs == 59 and abs(gradient_steps(2_000, epochs) - steps) <= gradient_steps(2_000, 1) / 2
+    assert epochs_for_steps(10_000, 1) == 1                                 # never fewer than one epoch
+    with pytest.raises(ValueError, match="images >= 1"):
+        gradient_steps(0, 1)
+
+
+def test_elbo_terms_add_up_and_a_bernoulli_decoder_pays_at_least_the_grey_levels_entropy():
+    from vaebook.colour import bits_per_dim_bound, elbo_terms, train_conv_vae
+    from vaebook.likelihoods import Bernoulli
+
+    data = tiny_data()
+    model, _ = train_conv_vae(data.train, 1, "tiny-bce", latent_dim=2, width=4, likelihood="bernoulli")
+    terms = elbo_terms(model, data.test)
+    assert terms["neg_elbo"] == pytest.approx(terms["distortion"] + terms["rate"], rel=1e-6)
+    assert terms["rate"] >= 0
+    bits = bits_per_dim_bound(model, data.test)
+    assert bits == pytest.approx(terms["neg_elbo"] / (data.dims * math.log(2)), rel=1e-6)
+    x = data.test.double().clamp(1e-6, 1 - 1e-6)
+    floor = float(-Bernoulli().log_prob(x, torch.logit(x)).mean())           # the BCE at p = x
+    assert floor <= terms["distortion"]
 
 
 def test_no_full_gaussian_with_no_more_images_than_dimensions():

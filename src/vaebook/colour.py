@@ -4,7 +4,8 @@ trained by name, and each scored in one call (bits per dimension, sharpness).
 Every model is scored in bits per dimension of 8-bit images: a discretized decoder by its −ELBO
 (an upper bound on −log₂ P(x)/D), a density (a Gaussian decoder, PPCA, the full Gaussian) on
 dequantized images by the bound of :func:`vaebook.ppca.dequantized_bits_per_dim`. A Bernoulli
-decoder on grey levels gives a cross-entropy instead, reported in the same unit but not a likelihood.
+decoder on grey levels gives a −ELBO too, a cross-entropy (BCE) plus the KL, reported in the same unit
+but a bound on no likelihood.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from functools import partial
 
 import torch
 
-from vaebook.data import TensorLoader, load_cifar10, load_images, one_class
+from vaebook.data import TensorLoader, load_cifar10, load_images
 from vaebook.discretized import bits_per_dim
 from vaebook.evaluate import evaluate
 from vaebook.losses import model_loss
@@ -66,8 +67,24 @@ def load_eight_bit(name: str, train_images: int, test_images: int, device: torch
     return EightBitData(name, *(t.to(device) for t in tensors))
 
 
+BATCH_SIZE = 128    # every conv VAE of the chapter trains on batches of this size
+
+
+def gradient_steps(images: int, epochs: int, batch_size: int = BATCH_SIZE) -> int:
+    """Optimizer steps of ``epochs`` epochs over ``images`` images, the last batch of each epoch partial."""
+    if images < 1 or epochs < 0 or batch_size < 1:
+        raise ValueError(f"need images >= 1, epochs >= 0, batch_size >= 1; got {images}, {epochs}, {batch_size}")
+    return epochs * math.ceil(images / batch_size)
+
+
+def epochs_for_steps(images: int, steps: int, batch_size: int = BATCH_SIZE) -> int:
+    """The number of epochs over ``images`` images that comes nearest to ``steps`` optimizer steps (at least
+    one): how a model trained on fewer images gets as many steps as one trained on more."""
+    return max(1, round(steps / gradient_steps(images, 1, batch_size)))
+
+
 def train_conv_vae(images: torch.Tensor, epochs: int, name: str, *, beta: float = 1.0,
-                   batch_size: int = 128, lr: float = 1e-3, **config) -> tuple[ConvVAE, Training]:
+                   batch_size: int = BATCH_SIZE, lr: float = 1e-3, **config) -> tuple[ConvVAE, Training]:
     """A ConvVAE (``config``: latent_dim, width, likelihood) trained on ``images`` with the KL weighted
     by ``beta``, through :func:`train_or_load` under ``name``; seeded, so reruns give the same model."""
     torch.manual_seed(0)
@@ -78,14 +95,24 @@ def train_conv_vae(images: torch.Tensor, epochs: int, name: str, *, beta: float 
                          progress=False)
 
 
+def elbo_terms(model, images: torch.Tensor, batch_size: int = 500) -> dict[str, float]:
+    """The model's −ELBO (β = 1), its distortion −E_q[log p(x|z)] and its rate KL(q‖p(z)) on ``images``,
+    in nats per image (one seeded draw of z per image)."""
+    torch.manual_seed(1)
+    labels = torch.zeros(len(images), dtype=torch.long, device=images.device)
+    terms = evaluate(model, TensorLoader((images, labels), batch_size, shuffle=False))
+    return {key: terms[key] for key in ("neg_elbo", "distortion", "rate")}
+
+
 def bits_per_dim_bound(model, images: torch.Tensor, dequantized: bool = False, batch_size: int = 500) -> float:
     """The model's −ELBO (β = 1) on ``images`` in bits per dimension: for a discretized decoder a bound on
     −log₂ P(x)/D; for a density on ``dequantized`` images the dequantization bound (+8 bits)."""
-    torch.manual_seed(1)
-    labels = torch.zeros(len(images), dtype=torch.long, device=images.device)
-    nats = evaluate(model, TensorLoader((images, labels), batch_size, shuffle=False))["neg_elbo"]
-    dims = images[0].numel()
-    return float(dequantized_bits_per_dim(-nats, dims) if dequantized else bits_per_dim(nats, dims))
+    return _in_bits(elbo_terms(model, images, batch_size)["neg_elbo"], images[0].numel(), dequantized)
+
+
+def _in_bits(neg_elbo: float, dims: int, dequantized: bool) -> float:
+    """A −ELBO in nats per image as bits/dim, with the dequantization's 8 bits for a density."""
+    return float(dequantized_bits_per_dim(-neg_elbo, dims) if dequantized else bits_per_dim(neg_elbo, dims))
 
 
 @torch.no_grad()
@@ -142,9 +169,11 @@ def train_variant(variant: Variant, data: EightBitData, epochs: int, name: str) 
 
 
 def score_variant(model, variant: Variant, data: EightBitData, n: int = 500) -> dict[str, float]:
-    """Test bits/dim (−ELBO at β = 1) and :func:`sharpness_scores` against the 8-bit test images."""
+    """Test bits/dim (−ELBO at β = 1), the rate (nats per test image: how much the codes carry) and
+    :func:`sharpness_scores` against the 8-bit test images."""
     test = data.test_dequantized if variant.dequantized else data.test
-    return {"bits": bits_per_dim_bound(model, test, dequantized=variant.dequantized),
+    terms = elbo_terms(model, test)
+    return {"bits": _in_bits(terms["neg_elbo"], data.dims, variant.dequantized), "rate": terms["rate"],
             **sharpness_scores(model, data.test, n, inputs=test)}
 
 
@@ -219,15 +248,3 @@ def gallery(data: EightBitData, linear: LinearModels, conv: dict[str, torch.nn.M
         rows["full Gaussian: samples"] = draws.view(-1, *shape).float()
     rows.update({f"{name}: samples": model.sample(n).cpu() for name, model in conv.items()})
     return rows
-
-
-def load_class(name: str, label: int, device: torch.device | str = "cpu") -> torch.Tensor:
-    """Every training image of one class of ``fashion-mnist`` or ``cifar-10`` (8-bit, in [0, 1]); a label
-    the data set lacks is refused by :func:`vaebook.data.one_class` before anything is loaded."""
-    one_class(torch.empty(0), torch.empty(0), label, name)
-    if name == "cifar-10":
-        images, labels = load_cifar10("train")
-    else:
-        train = load_images(name, "train")
-        images, labels = train.images, train.labels
-    return one_class(images, labels, label, name).to(device)

@@ -74,3 +74,31 @@ def test_notebooks_executed_side_by_side_are_found_in_the_build_cache(tmp_path, 
         _, merged = cache.merge_match_into_notebook(nbformat.read(path, as_version=4))
         assert merged.cells[0].outputs[0]["text"] == printed
     assert book.execute_uncached(paths[:2], timeout=60, jobs=2) == []   # cached: nothing runs again
+
+
+def test_a_chapters_pages_are_grouped_in_their_order(load_tool):
+    book = load_tool("book")
+    paths = [Path(name) for name in ("09_evaluating.ipynb", "09b_exploring.ipynb", "10_next.ipynb", "intro.ipynb")]
+    assert book.chapters(paths) == {"09": paths[:2], "10": [paths[2]], "intro": [paths[3]]}
+
+
+def test_a_second_page_runs_after_the_first_and_sees_what_it_saved(tmp_path, monkeypatch, load_tool):
+    """With two workers, chapter 9's second page would otherwise start beside the first and train its models again."""
+    import nbformat
+
+    book = load_tool("book")
+    monkeypatch.setattr(book, "BUILD", tmp_path / "_build")
+    monkeypatch.setattr(book, "ROOT", tmp_path)
+    monkeypatch.setenv("VAEBOOK_CHECKPOINTS", str(tmp_path / "checkpoints"))
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.setenv(name, "")
+    first = ("import os, pathlib, time\ntime.sleep(2)\nfolder = pathlib.Path(os.environ['VAEBOOK_CHECKPOINTS'])\n"
+             "folder.mkdir()\n(folder / 'model.pt').write_text('trained')")
+    second = "import os, pathlib\nprint((pathlib.Path(os.environ['VAEBOOK_CHECKPOINTS']) / 'model.pt').read_text())"
+    paths = []
+    for name, code in [("07_first", first), ("07b_second", second)]:
+        notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+        notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        paths.append(tmp_path / f"{name}.ipynb")
+        nbformat.write(notebook, paths[-1])
+    assert book.execute_uncached(paths, timeout=60, jobs=2) == []

@@ -73,10 +73,25 @@ def _execute(path: str, timeout: int) -> tuple[str, object, float, str | None]:
     return path, notebook, result.time, None if result.err is None else result.exc_string
 
 
-def execute_uncached(notebooks: list[Path], timeout: int, jobs: int) -> list[str]:
-    """Execute the notebooks the cache lacks, ``jobs`` at a time, and cache them; returns the failures.
+def chapters(notebooks: list[Path]) -> dict[str, list[Path]]:
+    """The notebooks grouped by chapter number (``09_...`` and ``09b_...`` together), each group in its given order."""
+    groups: dict[str, list[Path]] = {}
+    for path in notebooks:
+        number = re.match(r"\d*", path.name).group() or path.stem
+        groups.setdefault(number, []).append(path)
+    return groups
 
-    A failed notebook is left out of the cache, so the build executes it again and reports its
+
+def _execute_in_order(pages: list[Path], timeout: int) -> list[tuple[str, object, float, str | None]]:
+    """One chapter's pages one after the other: a later page loads the models an earlier one saved."""
+    return [_execute(str(path), timeout) for path in pages]
+
+
+def execute_uncached(notebooks: list[Path], timeout: int, jobs: int) -> list[str]:
+    """Execute the notebooks the cache lacks, ``jobs`` chapters at a time, and cache them; returns the failures.
+
+    A chapter's pages run in order, in one worker, so that with a checkpoint folder (see :func:`main`)
+    a second page loads what the first trained instead of training it again. A failed notebook is left out of the cache, so the build executes it again and reports its
     error the usual way.
     """
     from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -100,9 +115,10 @@ def execute_uncached(notebooks: list[Path], timeout: int, jobs: int) -> list[str
     failed = []
     # the later chapters train the most: started first, they do not finish last alone
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(_execute, str(path), timeout) for path in sorted(todo, reverse=True)]
-        for future in as_completed(futures):
-            path, notebook, seconds, error = future.result()
+        futures = [pool.submit(_execute_in_order, pages, timeout)
+                   for pages in sorted(chapters(todo).values(), reverse=True)]
+        results = (result for future in as_completed(futures) for result in future.result())
+        for path, notebook, seconds, error in results:
             name = Path(path).relative_to(ROOT)
             if error is not None:
                 print(f"{name}: failed after {seconds:.0f} s (the build runs it again and shows the error)")
@@ -162,6 +178,11 @@ def main(argv: list[str] | None = None) -> int:
         config_path = Path(tmp) / "_config.yml"
         config_path.write_text(yaml.safe_dump(config))
         toc_path = write_toc(args.pages, Path(tmp)) if args.pages else ROOT / "_toc.yml"
+        if not args.check:
+            # one checkpoint folder for this build, unless the reader named one: a chapter's second page loads
+            # the models its first page trained (vaebook.train.train_or_load); gone with the build, so no later
+            # build loads a model that older code trained
+            os.environ.setdefault("VAEBOOK_CHECKPOINTS", str(Path(tmp) / "checkpoints"))
         if not args.check and current != "full" and args.jobs > 1:
             os.environ.update(VAEBOOK_PROFILE=current, TQDM_DISABLE="1")
             execute_uncached(toc_notebooks(toc_path), int(execute.get("timeout", 900)), args.jobs)

@@ -41,7 +41,7 @@ NAMES = {"vae": "VAE", "vqvae": "VQ-VAE + prior", "pixelcnn": "PixelCNN", "dcgan
 SLOW_SAMPLERS = ("pixelcnn", "ddpm")   # a network pass per pixel, or per step: sampled by make landscape
 SAMPLES_BY_PROFILE = dict(smoke=200, book=1_000, full=10_000)   # samples scored per model, here and there
 SEEDED, SEEDS = ("vae", "dcgan"), (1, 2)   # trained again from these seeds, to measure their spread
-RECORDS = {"book": "generative_landscape_book", "full": "generative_landscape"}   # profile → record
+RECORDS = {"book": "generative_landscape_book", "full": "generative_landscape"}   # profile → record, shortest first
 GRID = 16   # samples of each model shown, and kept with a record
 
 
@@ -316,7 +316,7 @@ def claims_source(rows: dict[str, dict], seeds: dict[str, dict[str, float]], red
     """The rows and seed spreads the claims are read from, and a line saying whose: this run's, unless
     its models are reduced and a saved run of trained models exists (the full profile's first)."""
     if reduced:
-        for name_profile in ("full", "book"):
+        for name_profile in reversed(RECORDS):   # the longest schedules first
             run = saved.get(name_profile)
             if run is not None:
                 results = run[0]["results"]

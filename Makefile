@@ -5,7 +5,7 @@
 #   make student   the student edition in _build/student/: notebooks with stubs, manifest.json, HTML book
 #   make full NOTEBOOKS=notebooks/NN_name.ipynb   run chapters in the full profile (a GPU) and record their tables
 #   make gpu-bundle   pack wheels and data into .gpu/ for an offline GPU machine (then tools/gpu_full.sh there)
-#   make landscape   train chapter 17's models once (hours on a 2-core CPU) into $(CHECKPOINTS), for make book to load
+#   make landscape   train chapter 17's models once (about 2.5 h on a 2-core CPU) into $(CHECKPOINTS), for make book to load
 
 PYTHON ?= python3
 VENV   ?= .venv

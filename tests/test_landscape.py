@@ -75,7 +75,7 @@ def test_likelihood_bits_and_passes():
 def row(**overrides):
     base = {"frechet": 10.0, "precision": 0.8, "recall": 0.7, "classes": 9.5, "top_class": 0.15, "nearest": 5.0,
             "sharpness": 0.9, "bits": 1.2, "bits_se": 0.01, "kind": "bound", "ms_per_image": 1.0, "passes": 1,
-            "parameters": 1000, "sampled_on": "2-core CPU"}
+            "parameters": 1000, "sampled_on": "2-core CPU", "trained": "60 s, 2-core CPU"}
     return {**base, **overrides}
 
 
@@ -148,6 +148,11 @@ def test_a_run_keeps_its_table_and_samples(tmp_path, monkeypatch):
         assert grid[key].shape == (landscape.GRID, 1, 28, 28)
         assert torch.allclose(grid[key], samples[key][:landscape.GRID], atol=0.5 / 255)
     assert landscape.load_run("generative_landscape", tmp_path) is None
+    shown = landscape.record_rows("book", (record, grid))
+    assert [r["model"] for r in shown] == [f"{landscape.LABELS[key]}, book record" for key in rows]
+    assert shown[0]["where"] == f"profile `book`, trained {rows['vae']['trained']}, {record['date']}"
+    assert shown[1]["bits/dim"] == "no likelihood"
+    assert landscape.record_rows("full", None) == [{"model": "profile `full`", "where": "not yet run"}]
 
 
 def test_make_landscape_needs_a_folder(load_tool, monkeypatch, capsys):

@@ -307,7 +307,8 @@ def record_rows(name_profile: str, run: tuple[dict, dict | None] | None) -> list
     if run is None:
         return [{"model": f"profile `{name_profile}`", "where": "not yet run"}]
     record = run[0]
-    return [table_row(f"{LABELS[key]} ({name_profile} record)", row, describe(record))
+    return [table_row(f"{LABELS[key]}, {name_profile} record", row,
+                      f"profile `{record['profile']}`, trained {row['trained']}, {record['date']}")
             for key, row in record["results"]["rows"].items()]
 
 

@@ -91,8 +91,8 @@ def execute_uncached(notebooks: list[Path], timeout: int, jobs: int) -> list[str
     """Execute the notebooks the cache lacks, ``jobs`` chapters at a time, and cache them; returns the failures.
 
     A chapter's pages run in order, in one worker, so that with a checkpoint folder (see :func:`main`)
-    a second page loads what the first trained instead of training it again. A failed notebook is left out of the cache, so the build executes it again and reports its
-    error the usual way.
+    a second page loads what the first trained instead of training it again. A failed notebook is
+    left out of the cache, so the build executes it again and reports its error the usual way.
     """
     from concurrent.futures import ThreadPoolExecutor, as_completed
 

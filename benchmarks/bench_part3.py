@@ -2,18 +2,13 @@
 
 For the VQ-VAE, the PixelCNN and the Gated PixelCNN at the sizes the book profile trains, and at
 the full profile's sizes, each model trains for the same number of batches of 128 dynamically
-binarized MNIST images through two loops, alternating so that background load hits both:
-
-- ``reference``: the loop of the public implementations (a torchvision dataset with a per-sample
-  ``ToTensor`` behind a ``DataLoader``, binarized per batch, plain Adam, ``loss.item()`` every step);
-- ``vaebook``: the dataset as one tensor on the device, batched by indexing, the book's ``Trainer``.
-
-The model and its loss are the same in both, so the difference is the data pipeline and loop.
+binarized MNIST images through the two loops of ``loops.py`` (the public implementations' and the
+book's ``Trainer``), alternating so that background load hits both.
 The autoregressive models also sample: one network pass per pixel, so 784 passes per batch of
 images, timed for a batch of 16. The adversarial autoencoder takes three steps per batch (the
-reconstruction, the discriminator, the encoder as generator), each with its own optimizer, which
-the reference loop above cannot run: it is timed through the ``Trainer`` alone, in images per second
-and in seconds per batch of each phase. Prints Markdown tables and writes JSON.
+reconstruction, the discriminator, the encoder as generator), each with its own optimizer: both loops
+take all three, and the ``Trainer`` is also timed phase by phase, in seconds per batch of each.
+Prints Markdown tables and writes JSON.
 
     VAEBOOK_DATA=../shared/data python benchmarks/bench_part3.py --json benchmarks/results_part3.json
     python benchmarks/bench_part3.py --sizes all --batches 200 --samples 64 --json OUT.json     # on a GPU
@@ -24,23 +19,19 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import shutil
 import tempfile
 import time
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader
-from torchvision import datasets, transforms
+from loops import BATCH, mnist_dataset, side_by_side
 
 from vaebook import __version__, get_device, hardware, seed_everything
-from vaebook.data import TensorLoader, _find_raw_folder, load_images
+from vaebook.data import TensorLoader, load_images
 from vaebook.models import AAE, GatedPixelCNN, PixelCNN, VQVAE
 from vaebook.models.pixelcnn import sampling_seconds
 from vaebook.timing import synchronize
 from vaebook.train import Trainer
-
-BATCH = 128
 MODELS = {   # --sizes book: the first three, the sizes a laptop trains; --sizes all adds a GPU's
     "VQ-VAE (K 64, D 16, width 32, EMA)": lambda: VQVAE(num_codes=64, code_dim=16, width=32, ema=True),
     "PixelCNN (32 channels, 5 layers)": lambda: PixelCNN(channels=32, layers=5),
@@ -53,35 +44,6 @@ AAE_MODELS = {   # --sizes book: the first, the chapter's book profile; --sizes 
     "AAE (2-D code, hidden 256, discriminator 128)": lambda: AAE(latent_dim=2, hidden=256, disc_hidden=128),
     "AAE (2-D code, hidden 1000, discriminator 1000)": lambda: AAE(latent_dim=2, hidden=1000, disc_hidden=1000),
 }
-
-
-def reference_rate(model: torch.nn.Module, loader: DataLoader, batches: int, device: torch.device) -> float:
-    """Images per second of the public implementations' loop, over ``batches`` batches."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    model.train()
-    seen, start = 0, time.perf_counter()
-    for step, (x, y) in enumerate(loader):
-        if step == batches:
-            break
-        x, y = x.to(device), y.to(device)
-        loss = model.loss((torch.bernoulli(x), y))["loss"]
-        optimizer.zero_grad()
-        loss.backward()
-        loss.item()
-        optimizer.step()
-        seen += len(x)
-    synchronize(device)
-    return seen / (time.perf_counter() - start)
-
-
-def vaebook_rate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, batches: int) -> float:
-    """Images per second of the book's Trainer over ``batches`` batches of in-memory tensors."""
-    loader = TensorLoader((images[: batches * BATCH], labels[: batches * BATCH]), BATCH, binarize="dynamic")
-    trainer = Trainer(model, progress=False)
-    start = time.perf_counter()
-    trainer.train_epoch(loader)
-    synchronize(images.device)
-    return batches * BATCH / (time.perf_counter() - start)
 
 
 def phase_seconds(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, batches: int
@@ -118,26 +80,14 @@ def main() -> None:
                         help="book: the models a CPU trains in the book profile; all: also the full profile's")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    raw = _find_raw_folder("mnist")
-    if raw is None:
-        raise SystemExit("MNIST not found: set VAEBOOK_DATA to a folder holding MNIST/raw/*.gz")
     device = get_device()
-    train = load_images("mnist", "train", device=device)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        # torchvision extracts the .gz files next to themselves: give it a writable copy.
-        shutil.copytree(raw, Path(tmp) / "MNIST" / "raw")
-        dataset = datasets.MNIST(tmp, train=True, download=True, transform=transforms.ToTensor())
+        dataset = mnist_dataset(Path(tmp))
+        train = load_images("mnist", "train", device=device)
         chosen = list(MODELS.items())[: 3 if args.sizes == "book" else None]
         for name, make in chosen:
-            rates = {"reference": [], "vaebook": []}
-            for repeat in range(2):   # reference, ours, reference, ours
-                seed_everything(repeat)
-                loader = DataLoader(dataset, batch_size=BATCH, shuffle=True)
-                rates["reference"].append(reference_rate(make().to(device), loader, args.batches, device))
-                seed_everything(repeat)
-                rates["vaebook"].append(vaebook_rate(make().to(device), train.images, train.labels, args.batches))
-            row = {loop: sum(r) / len(r) for loop, r in rates.items()}
+            row = side_by_side(make, dataset, train.images, train.labels, args.batches, binarize=True)
             model = make().to(device)
             if hasattr(model, "sample") and not isinstance(model, VQVAE):
                 seconds = sampling_seconds(model, args.samples)
@@ -145,17 +95,15 @@ def main() -> None:
                 row["seconds_per_pixel_pass"] = seconds / (28 * 28)
             results[name] = row
             print(f"{name}: {row}", flush=True)
-    adversarial = {}
-    for name, make in list(AAE_MODELS.items())[: 1 if args.sizes == "book" else None]:
-        rates, phases = [], []
-        for repeat in range(2):
-            seed_everything(repeat)
-            rates.append(vaebook_rate(make().to(device), train.images, train.labels, args.batches))
-            seed_everything(repeat)
-            phases.append(phase_seconds(make().to(device), train.images, train.labels, args.batches))
-        adversarial[name] = {"vaebook": sum(rates) / 2,
-                             "seconds_per_batch": {k: (phases[0][k] + phases[1][k]) / 2 for k in phases[0]}}
-        print(f"{name}: {adversarial[name]}", flush=True)
+        adversarial = {}
+        for name, make in list(AAE_MODELS.items())[: 1 if args.sizes == "book" else None]:
+            row = side_by_side(make, dataset, train.images, train.labels, args.batches, binarize=True)
+            phases = []
+            for repeat in range(2):
+                seed_everything(repeat)
+                phases.append(phase_seconds(make().to(device), train.images, train.labels, args.batches))
+            adversarial[name] = {**row, "seconds_per_batch": {k: (phases[0][k] + phases[1][k]) / 2 for k in phases[0]}}
+            print(f"{name}: {adversarial[name]}", flush=True)
     machine = (f"{hardware(device)} ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads), "
                f"torch {torch.__version__}")
     print(f"\n| model | training images/s, reference loop | training images/s, vaebook | "
@@ -164,12 +112,12 @@ def main() -> None:
         sampling = f"{row['sampling_images_per_second']:.2f}" if "sampling_images_per_second" in row else "—"
         print(f"| {name} | {row['reference']:.0f} | {row['vaebook']:.0f} | {sampling} |")
     print(f"\n({machine}; {args.batches} batches of {BATCH} per model and loop, twice)")
-    print("\n| adversarial autoencoder | training images/s, vaebook | ms per batch: reconstruction | "
-          "discriminator | generator (and the loop) |\n|---|---|---|---|---|")
+    print("\n| adversarial autoencoder | training images/s, reference loop | training images/s, vaebook | "
+          "ms per batch: reconstruction | discriminator | generator (and the loop) |\n|---|---|---|---|---|---|")
     for name, row in adversarial.items():
         ms = {k: f"{1000 * v:.1f}" for k, v in row["seconds_per_batch"].items()}
-        print(f"| {name} | {row['vaebook']:.0f} | {ms['reconstruction']} | {ms['discriminator']} | "
-              f"{ms['generator']} |")
+        print(f"| {name} | {row['reference']:.0f} | {row['vaebook']:.0f} | {ms['reconstruction']} | "
+              f"{ms['discriminator']} | {ms['generator']} |")
     if args.json:
         args.json.write_text(json.dumps({"vaebook_version": __version__, "machine": machine, "batches": args.batches,
                                          "batch_size": BATCH, "results": results, "adversarial": adversarial},

@@ -99,14 +99,21 @@ def test_claims_choose_their_words_from_the_numbers():
             "to 9.5; the VAE's Fréchet distance ranged from 20.0 to 22.5") in sentences["gan"]
     assert "varies more than the VAE's" in sentences["gan"]
     assert set(sentences) == {"gan", "diffusion", "vae", "autoregressive"}
-    assert "so the DCGAN's carry more fine detail." in sentences["gan"]
-    assert "0.20, not above the VAE's 0.60" in sentences["gan"]
+    assert "so the DCGAN's carry more fine detail than the VAE's." in sentences["gan"]
+    assert "0.20, below the VAE's 0.60" in sentences["gan"]
     assert "200 times a VAE sample's" in sentences["diffusion"] and "(200 network passes)" in sentences["diffusion"]
-    assert "the VAE's carry no more fine detail than the DCGAN's" in sentences["vae"]
+    assert ("the VAE's carry less fine detail than the test images and than the samples of the "
+            "DCGAN, the DDPM and the PixelCNN. Its") in sentences["vae"]
     assert "700 times a VAE sample's" in sentences["autoregressive"]
+    rows["ddpm"]["sharpness"] = 0.504   # prints as the VAE's 0.50: as much, not more
+    assert ("than the samples of the DCGAN and the PixelCNN; the samples of the DDPM carry no more than the VAE's."
+            in landscape.claims(rows, seeds)["vae"])
+    rows["dcgan"]["recall"] = 0.6
+    assert "0.60, equal to the VAE's 0.60" in landscape.claims(rows, seeds)["gan"]
     rows["vae"]["sharpness"] = 2.0
-    assert "so the DCGAN's carry no more fine detail (above 1, for the VAE: more high-frequency power" in \
+    assert "so the DCGAN's carry less fine detail than the VAE's (above 1, for the VAE: more high-frequency power" in \
         landscape.claims(rows, seeds)["gan"]
+    assert "the VAE's carry more high-frequency power than the test images;" in landscape.claims(rows, seeds)["vae"]
     rows["dcgan"]["sharpness"] = None
     assert "not compared (not measured)" in landscape.claims(rows, seeds)["gan"]
     seeds["vae"]["max_frechet"] = 50.0
@@ -159,3 +166,8 @@ def test_make_landscape_needs_a_folder(load_tool, monkeypatch, capsys):
     monkeypatch.delenv("VAEBOOK_CHECKPOINTS", raising=False)
     assert load_tool("train_landscape").main() == 2
     assert "set VAEBOOK_CHECKPOINTS" in capsys.readouterr().err
+
+
+def test_times_print_three_significant_digits_without_an_exponent():
+    printed = [landscape.three_digits(x) for x in (3650.4, 16974.2, 999.6, 643.1, 0.215, 0.006571)]
+    assert printed == ["3,650", "17,000", "1,000", "643", "0.215", "0.00657"]

@@ -352,7 +352,13 @@ def table_row(name: str, row: dict, where: str) -> dict[str, str]:
             "classes": cell("classes", ".1f"), "top class": cell("top_class", ".0%"),
             "nearest": cell("nearest", ".2f"), "sharpness": cell("sharpness", ".2f"),
             "parameters": cell("parameters", ","),
-            "ms / sample": f"{row['ms_per_image']:.3g} ({row['sampled_on']})", "where": where}
+            "ms / sample": f"{three_digits(row['ms_per_image'])} ({row['sampled_on']})", "where": where}
+
+
+def three_digits(x: float) -> str:
+    """A time or a ratio to three significant digits, without an exponent: 3,650, 643, 0.215, 0.00657."""
+    rounded = float(f"{x:.3g}")
+    return f"{rounded:,.0f}" if rounded >= 1_000 else f"{x:.3g}"
 
 
 def parameters(*models: nn.Module) -> int:
@@ -369,12 +375,45 @@ def claims(rows: dict[str, dict], seeds: dict[str, dict[str, float]]) -> dict[st
         value = rows[key].get(column)
         return "not measured" if value is None else format(value, fmt)
 
-    def compare(a: str, b: str, column: str, more: str, less: str) -> str:
+    def compare(a: str, b: str, column: str, above: str = "above", below: str = "below",
+                same: str = "equal to", fmt: str = ".2f") -> str:
+        """``above``, ``below`` or ``same`` for a's column against b's, the same when they print alike."""
         x, y = rows[a].get(column), rows[b].get(column)
-        return "not compared (not measured)" if x is None or y is None else (more if x > y else less)
+        if x is None or y is None:
+            return "not compared (not measured)"
+        return same if format(x, fmt) == format(y, fmt) else (above if x > y else below)
+
+    def detail(a: str, b: str) -> str:
+        """The a's samples carry more, less or as much fine detail as the b's."""
+        word = compare(a, b, "sharpness", "more fine detail than", "less fine detail than", "as much fine detail as")
+        if word.startswith("not compared"):
+            return f"the {NAMES[a]}'s and the {NAMES[b]}'s fine detail is {word}"
+        return f"the {NAMES[a]}'s carry {word} the {NAMES[b]}'s"
+
+    def listed(keys: list[str]) -> str:
+        names = [f"the {NAMES[key]}" for key in keys]
+        return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+    def vae_detail() -> str:
+        """The VAE's decoder means against the test images (sharpness 1) and each other model's samples."""
+        vae = rows["vae"].get("sharpness")
+        if vae is None:
+            return "the VAE's fine detail is not compared (not measured)"
+        test = ("as much fine detail as" if format(vae, ".2f") == "1.00" else
+                "more high-frequency power than" if vae > 1 else "less fine detail than")
+        others = [key for key in ("dcgan", "ddpm", "pixelcnn") if rows[key].get("sharpness") is not None]
+        sharper = [key for key in others if compare(key, "vae", "sharpness") == "above"]
+        rest = [key for key in others if key not in sharper]
+        text = f"the VAE's carry {test} the test images"
+        if sharper:
+            text += (" and than" if test.startswith("less") else ", and less fine detail than") + \
+                f" the samples of {listed(sharper)}"
+        if rest:
+            text += f"; the samples of {listed(rest)} carry no more than the VAE's"
+        return text
 
     def times(a: str, b: str) -> str:
-        return f"{rows[a]['ms_per_image'] / rows[b]['ms_per_image']:.0f}"
+        return three_digits(rows[a]["ms_per_image"] / rows[b]["ms_per_image"])
 
     def spread(key: str, column: str) -> float:
         return seeds[key][f"max_{column}"] - seeds[key][f"min_{column}"]
@@ -397,29 +436,29 @@ def claims(rows: dict[str, dict], seeds: dict[str, dict[str, float]]) -> dict[st
 
     return {
         "gan": (f"Sharp: the DCGAN's samples have {q('dcgan', 'sharpness')} times the test images' share of "
-                f"high-frequency power, the VAE's {q('vae', 'sharpness')}, so the DCGAN's carry "
-                f"{compare('dcgan', 'vae', 'sharpness', 'more', 'no more')} fine detail{noisy('dcgan', 'vae')}. "
+                f"high-frequency power, the VAE's {q('vae', 'sharpness')}, so {detail('dcgan', 'vae')}"
+                f"{noisy('dcgan', 'vae')}. "
                 f"Modes: the DCGAN's samples "
                 f"fall into {q('dcgan', 'classes', '.1f')} effective classes of 10 ({q('dcgan', 'top_class', '.0%')} "
                 f"in its most frequent), the VAE's into {q('vae', 'classes', '.1f')}; its recall is "
-                f"{q('dcgan', 'recall')}, {compare('dcgan', 'vae', 'recall', 'above', 'not above')} the VAE's "
+                f"{q('dcgan', 'recall')}, {compare('dcgan', 'vae', 'recall')} the VAE's "
                 f"{q('vae', 'recall')}, at precision {q('dcgan', 'precision')} against the VAE's "
                 f"{q('vae', 'precision')}." + unstable),
-        "diffusion": (f"A DDPM sample took {rows['ddpm']['ms_per_image']:.3g} ms ({rows['ddpm']['passes']} network "
-                      f"passes), {times('ddpm', 'vae')} times a VAE sample's {rows['vae']['ms_per_image']:.3g} ms "
+        "diffusion": (f"A DDPM sample took {three_digits(rows['ddpm']['ms_per_image'])} ms ({rows['ddpm']['passes']} "
+                      f"network passes), {times('ddpm', 'vae')} times a VAE sample's "
+                      f"{three_digits(rows['vae']['ms_per_image'])} ms "
                       f"and {times('ddpm', 'dcgan')} times a DCGAN sample's (one pass each). Its bound is "
                       f"{q('ddpm', 'bits', '.3f')} bits/dim and its samples' Fréchet distance "
                       f"{q('ddpm', 'frechet', '.1f')}, against the VAE's {q('vae', 'frechet', '.1f')}."),
         "vae": (f"The VAE's decoder means have {q('vae', 'sharpness')} times the test images' share of "
                 f"high-frequency power, the DCGAN's samples {q('dcgan', 'sharpness')}, the DDPM's "
                 f"{q('ddpm', 'sharpness')} and the PixelCNN's {q('pixelcnn', 'sharpness')}"
-                f"{noisy('vae', 'dcgan', 'ddpm', 'pixelcnn')}: the VAE's carry "
-                f"{compare('vae', 'dcgan', 'sharpness', 'more', 'no more')} fine detail than the DCGAN's. Its Fréchet "
+                f"{noisy('vae', 'dcgan', 'ddpm', 'pixelcnn')}: {vae_detail()}. Its Fréchet "
                 f"distance is {q('vae', 'frechet', '.1f')} and its bound {q('vae', 'bits', '.3f')} bits/dim."),
         "autoregressive": (f"The PixelCNN's {q('pixelcnn', 'bits', '.3f')} bits/dim is exact; the VAE's "
                            f"{q('vae', 'bits', '.3f')}, the VQ-VAE's {q('vqvae', 'bits', '.3f')} and the DDPM's "
                            f"{q('ddpm', 'bits', '.3f')} are upper bounds. A PixelCNN sample took "
-                           f"{rows['pixelcnn']['ms_per_image']:.3g} ms ({rows['pixelcnn']['passes']} network passes, "
+                           f"{three_digits(rows['pixelcnn']['ms_per_image'])} ms ({rows['pixelcnn']['passes']} network passes, "
                            f"one per pixel), {times('pixelcnn', 'vae')} times a VAE sample's."),
     }
 
@@ -428,4 +467,4 @@ __all__ = ["KEYS", "LABELS", "NAMES", "SLOW_SAMPLERS", "Spec", "specs", "train",
            "sampler", "timed_samples", "save_samples", "load_samples", "likelihood_bits", "parameters", "claims",
            "Trained", "obtain", "network_passes", "table_row", "SAMPLES_BY_PROFILE", "SEEDED", "SEEDS",
            "seed_runs", "seed_scores", "seed_spread", "RECORDS", "GRID", "score", "save_run", "load_run", "grid_path",
-           "saved_runs", "record_rows", "claims_source"]
+           "saved_runs", "record_rows", "claims_source", "three_digits"]

@@ -5,6 +5,7 @@ kind, rows format what was and was not measured, and the claims choose their wor
 
 import pytest
 import torch
+from PIL import Image
 
 from vaebook import landscape
 from vaebook.models import DCGAN, DDPM, PixelCNN
@@ -171,3 +172,16 @@ def test_make_landscape_needs_a_folder(load_tool, monkeypatch, capsys):
 def test_times_print_three_significant_digits_without_an_exponent():
     printed = [landscape.three_digits(x) for x in (3650.4, 16974.2, 999.6, 643.1, 0.215, 0.006571)]
     assert printed == ["3,650", "17,000", "1,000", "643", "0.215", "0.00657"]
+
+
+def test_a_kept_run_of_other_sized_images_reads_back_and_a_mismatched_png_is_named(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAEBOOK_PROFILE", "book")
+    rows = {"vae": row(), "dcgan": row(bits=None), "ddpm": row()}
+    samples = {key: torch.randint(0, 256, (16, 1, 32, 32)).float() / 255 for key in rows}
+    seeds = {"vae": dict(min_frechet=1.0, max_frechet=2.0, min_classes=9.0, max_classes=9.5)}
+    path = landscape.save_run(rows, seeds, 0.99, samples, "a test machine", 60.0, directory=tmp_path)
+    _, grid = landscape.load_run("generative_landscape_book", tmp_path)
+    assert all(torch.allclose(grid[key], samples[key], atol=0.5 / 255) for key in rows)
+    Image.open(path).crop((0, 0, 16 * 32, 2 * 32)).save(path)   # two rows for three models
+    with pytest.raises(ValueError, match="not 3 rows of 16 square images"):
+        landscape.load_run("generative_landscape_book", tmp_path)

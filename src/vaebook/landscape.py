@@ -271,18 +271,22 @@ def save_run(rows: dict[str, dict], seeds: dict[str, dict[str, float]], accuracy
 
 def load_run(name: str, directory: Path | str | None = None
              ) -> tuple[dict, dict[str, torch.Tensor] | None] | None:
-    """A saved table (the record) and its samples, key → (GRID, 1, 28, 28) in [0, 1]; None if not run."""
+    """A saved table (the record) and its samples, key → (GRID, 1, side, side) in [0, 1]; None if not run.
+    The PNG holds one row of :data:`GRID` square grey-level images per model, so its width gives their side."""
     record = load_record(name, directory)
     if record is None:
         return None
     path = grid_path(name, directory)
     if not path.exists():
         return record, None
-    strips = (torch.from_numpy(np.array(Image.open(path).convert("L"))).float() / 255).split(28)
+    grid = torch.from_numpy(np.array(Image.open(path).convert("L"))).float() / 255
     keys = list(record["results"]["rows"])
-    if len(strips) != len(keys) or strips[0].shape[1] != GRID * 28:
-        raise ValueError(f"{path} holds {len(strips)} rows of samples, but its record {len(keys)} models")
-    return record, {key: torch.stack(strip.split(28, dim=1)).unsqueeze(1) for key, strip in zip(keys, strips)}
+    side = grid.shape[1] // GRID
+    if side * GRID != grid.shape[1] or grid.shape[0] != side * len(keys):
+        raise ValueError(f"{path} is {grid.shape[1]}x{grid.shape[0]} pixels, not {len(keys)} rows of {GRID} square "
+                         f"images, one row for each model of its record")
+    return record, {key: torch.stack(strip.split(side, dim=1)).unsqueeze(1)
+                    for key, strip in zip(keys, grid.split(side))}
 
 
 def seed_spread(rows: dict[str, dict], runs: dict[str, list[Trained]], classifier: MNISTClassifier,

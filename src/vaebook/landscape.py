@@ -311,9 +311,13 @@ def record_rows(name_profile: str, run: tuple[dict, dict | None] | None) -> list
     if run is None:
         return [{"model": f"profile `{name_profile}`", "where": "not yet run"}]
     record = run[0]
-    return [table_row(f"{LABELS[key]}, {name_profile} record", row,
-                      f"profile `{record['profile']}`, trained {row['trained']}, {record['date']}")
+    return [table_row(f"{LABELS[key]}, {name_profile} record", row, source_of(record["profile"], row, record["date"]))
             for key, row in record["results"]["rows"].items()]
+
+
+def source_of(name_profile: str, row: dict, date: str | None = None) -> str:
+    """The table's last column: the profile and the training behind a row (and a record's date)."""
+    return f"profile `{name_profile}`, trained {row['trained']}" + ("" if date is None else f", {date}")
 
 
 def claims_source(rows: dict[str, dict], seeds: dict[str, dict[str, float]], reduced: bool,
@@ -471,4 +475,4 @@ __all__ = ["KEYS", "LABELS", "NAMES", "SLOW_SAMPLERS", "Spec", "specs", "train",
            "sampler", "timed_samples", "save_samples", "load_samples", "likelihood_bits", "parameters", "claims",
            "Trained", "obtain", "network_passes", "table_row", "SAMPLES_BY_PROFILE", "SEEDED", "SEEDS",
            "seed_runs", "seed_scores", "seed_spread", "RECORDS", "GRID", "score", "save_run", "load_run", "grid_path",
-           "saved_runs", "record_rows", "claims_source", "three_digits"]
+           "saved_runs", "record_rows", "claims_source", "three_digits", "source_of"]

@@ -466,8 +466,8 @@ def claims(rows: dict[str, dict], seeds: dict[str, dict[str, float]]) -> dict[st
         "autoregressive": (f"The PixelCNN's {q('pixelcnn', 'bits', '.3f')} bits/dim is exact; the VAE's "
                            f"{q('vae', 'bits', '.3f')}, the VQ-VAE's {q('vqvae', 'bits', '.3f')} and the DDPM's "
                            f"{q('ddpm', 'bits', '.3f')} are upper bounds. A PixelCNN sample took "
-                           f"{three_digits(rows['pixelcnn']['ms_per_image'])} ms ({rows['pixelcnn']['passes']} network passes, "
-                           f"one per pixel), {times('pixelcnn', 'vae')} times a VAE sample's."),
+                           f"{three_digits(rows['pixelcnn']['ms_per_image'])} ms ({rows['pixelcnn']['passes']} "
+                           f"network passes, one per pixel), {times('pixelcnn', 'vae')} times a VAE sample's."),
     }
 
 

@@ -61,6 +61,7 @@ def test_a_run_cut_off_by_time_limit_keeps_its_unfinished_model_and_its_record(t
     from vaebook.records import RECORDS_DIR
 
     record = RECORDS_DIR / "probe_gpu_full_test.json"
+    grid = RECORDS_DIR / "probe_gpu_full_test_samples.png"   # a record's samples, as chapter 17 keeps them
     bundle = tmp_path / "bundle"
     bundle.mkdir()
     slow = write_notebook(tmp_path / "slow.ipynb",
@@ -70,6 +71,9 @@ def test_a_run_cut_off_by_time_limit_keeps_its_unfinished_model_and_its_record(t
         "from vaebook.records import save_record\n"
         "from vaebook.train import train_or_load\n"
         "save_record('probe_gpu_full_test', {'x': 1.0}, hardware='test', seconds=1)\n"
+        "from PIL import Image\n"
+        "from vaebook.records import RECORDS_DIR\n"
+        "Image.new('L', (4, 4)).save(RECORDS_DIR / 'probe_gpu_full_test_samples.png')\n"
         "class SlowLoader(TensorLoader):      # half a second per epoch, so that the limit lands mid-run\n"
         "    def __iter__(self):\n"
         "        time.sleep(0.5)\n"
@@ -81,8 +85,10 @@ def test_a_run_cut_off_by_time_limit_keeps_its_unfinished_model_and_its_record(t
         result = run_script("gpu_full.sh", tmp_path / "out", slow,
                             env={"GPU_DIR": str(bundle), "PROFILE": "smoke", "TIME_LIMIT": "12"})
         assert (tmp_path / "out" / record.name).read_text() == record.read_text()
+        assert (tmp_path / "out" / grid.name).read_bytes() == grid.read_bytes()
     finally:
         record.unlink(missing_ok=True)
+        grid.unlink(missing_ok=True)
     assert result.returncode == 124, result.stdout + result.stderr
     assert "gpu_full: stopped after TIME_LIMIT=12 s" in result.stderr
     for folder in (tmp_path / "out" / "checkpoints", bundle / "checkpoints"):

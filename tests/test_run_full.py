@@ -51,12 +51,16 @@ def test_a_record_written_is_reported_and_copied_beside_the_executed_notebook(tm
     from vaebook.records import RECORDS_DIR
 
     name = "probe_run_full_test"
-    nb = write_notebook(tmp_path / "probe.ipynb",
-                        f"from vaebook.records import save_record\nsave_record({name!r}, {{'x': 1.0}}, hardware='test', seconds=1)")
+    nb = write_notebook(tmp_path / "probe.ipynb",   # a record, and a PNG of samples beside it (chapter 17's)
+                        "from PIL import Image\nfrom vaebook.records import RECORDS_DIR, save_record\n"
+                        f"save_record({name!r}, {{'x': 1.0}}, hardware='test', seconds=1)\n"
+                        f"Image.new('L', (4, 4)).save(RECORDS_DIR / '{name}_samples.png')")
     try:
         result = run_full(nb, "--out", tmp_path / "out")
         assert result.returncode == 0, result.stderr
         assert f"record written: {RECORDS_DIR / (name + '.json')}" in result.stdout
         assert (tmp_path / "out" / f"{name}.json").read_text() == (RECORDS_DIR / f"{name}.json").read_text()
+        assert (tmp_path / "out" / f"{name}_samples.png").read_bytes() == (RECORDS_DIR / f"{name}_samples.png").read_bytes()
     finally:
         (RECORDS_DIR / f"{name}.json").unlink(missing_ok=True)
+        (RECORDS_DIR / f"{name}_samples.png").unlink(missing_ok=True)

@@ -8,7 +8,8 @@ Each notebook executes in its own folder with ``VAEBOOK_PROFILE=full`` and no ti
 The executed copy (figures and printed numbers, for reading) goes to ``_build/full/``; the chapters
 that have a results table save its numbers with ``vaebook.records.save_record`` into
 ``src/vaebook/records/``, which are committed so that the book's other profiles show them. A copy
-of each record written goes beside the executed notebooks, so that one folder holds a run's results.
+of each record written (its JSON, and the PNG of samples a chapter keeps beside it, as chapter 17
+does) goes beside the executed notebooks, so that one folder holds a run's results.
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ from vaebook import PROFILES
 from vaebook.records import RECORDS_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
+RECORD_FILES = ("*.json", "*.png")   # a record, and the samples a chapter keeps beside it
+
+
+def record_files() -> dict[Path, float]:
+    """Every file of the records folder, with its modification time."""
+    return {path: path.stat().st_mtime for pattern in RECORD_FILES for path in RECORDS_DIR.glob(pattern)}
 
 
 def run(notebook: Path, out_dir: Path) -> bool:
@@ -58,10 +65,10 @@ def main() -> int:
     args = parser.parse_args()
     os.environ["VAEBOOK_PROFILE"] = args.profile    # the kernel inherits it
     os.environ["TQDM_DISABLE"] = "1"                # and draws no progress bars into the executed copies
-    before = {p: p.stat().st_mtime for p in RECORDS_DIR.glob("*.json")}
+    before = record_files()
     ok = all([run(nb.resolve(), args.out) for nb in args.notebooks])
-    for path in RECORDS_DIR.glob("*.json"):
-        if before.get(path) != path.stat().st_mtime:
+    for path, modified in record_files().items():
+        if before.get(path) != modified:
             args.out.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, args.out)
             print(f"record written: {path} (copy in {args.out})")

@@ -167,7 +167,7 @@ def tiny_loader(seed=0, n=256):
     return TensorLoader(tiny_data(n, seed), batch_size=64, seed=0)
 
 
-def test_train_or_load_trains_once_then_loads(tmp_path, monkeypatch):
+def test_train_or_load_trains_once_then_loads(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("VAEBOOK_CHECKPOINTS", str(tmp_path))
     seed_everything(0)
     first, training = train_or_load(build_model("mlp", latent_dim=4, hidden=32), tiny_loader(), 2, "tiny")
@@ -180,8 +180,13 @@ def test_train_or_load_trains_once_then_loads(tmp_path, monkeypatch):
         raise AssertionError("a saved model with the same settings must be loaded, not trained again")
 
     monkeypatch.setattr(Trainer, "fit", no_training)
+    capsys.readouterr()
     second, training_again = train_or_load(build_model("mlp", latent_dim=4, hidden=32), tiny_loader(), 2, "tiny")
     assert training_again == training
+    assert capsys.readouterr().out.strip() == (f"loaded tiny-smoke.pt: 2 epochs, {training}; trained earlier, kept in "
+                                               "the folder VAEBOOK_CHECKPOINTS names (delete it there to train again)")
+    train_or_load(build_model("mlp", latent_dim=4, hidden=32), tiny_loader(), 2, "tiny", folder=tmp_path)
+    assert f"kept in {tmp_path} (delete it there" in capsys.readouterr().out
     for p, q in zip(first.parameters(), second.parameters()):
         assert torch.equal(p, q)
 

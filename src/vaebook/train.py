@@ -322,6 +322,7 @@ def train_or_load(model: torch.nn.Module, loader: Iterable, epochs: int, name: s
     """
     if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
         raise ValueError(f"a checkpoint name uses letters, digits, '_' and '-' only, got {name!r}")
+    where = "the folder VAEBOOK_CHECKPOINTS names" if folder is None else str(folder)   # for the reader
     folder = Path(folder) if folder is not None else checkpoint_dir()
     settings = _training_settings(model, loader, epochs, lr)
     here = hardware(next(model.parameters()).device)
@@ -337,7 +338,8 @@ def train_or_load(model: torch.nn.Module, loader: Iterable, epochs: int, name: s
         _check_settings(path, state, settings)
         restore_model(model, state, str(path))
         training = Training.from_history(state["history"], state["extra"].get("hardware", "unrecorded hardware"))
-        print(f"loaded {path.name}: {epochs} epochs, {training} (delete it to train again)")
+        print(f"loaded {path.name}: {epochs} epochs, {training}; trained earlier, kept in {where} "
+              f"(delete it there to train again)")
         return model.eval(), training
     trained_on = here
     if unfinished.exists():

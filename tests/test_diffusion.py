@@ -42,9 +42,12 @@ def test_bad_step_counts_are_named(steps):
         NoiseSchedule.linear(steps)
 
 
-def test_too_short_linear_schedule_names_its_beta():
-    with pytest.raises(ValueError, match=r"beta = 1\.1155"):   # the first beta above 1 of 0.01 ... 2
+def test_too_short_linear_schedule_names_its_steps_and_the_shortest_that_works():
+    with pytest.raises(ValueError, match=r"T = 10 steps would end at beta_T = 2, .* at least 21"):
         NoiseSchedule.linear(10)
+    with pytest.raises(ValueError, match=r"T = 20 steps would end at beta_T = 1, "):
+        NoiseSchedule.linear(20)
+    assert math.isclose(NoiseSchedule.linear(21).beta[21], 0.02 * 1000 / 21)
 
 
 def test_steps_outside_the_chain_are_named():

@@ -44,6 +44,11 @@ class NoiseSchedule:
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
             raise ValueError(f"the number of diffusion steps T must be an integer of at least 1, got {steps!r}")
         scale = 1000 / steps
+        if scale * beta_end >= 1:   # a chain this short would need a step of more than all the noise
+            shortest = math.floor(1000 * beta_end) + 1
+            raise ValueError(f"the linear schedule scaled to T = {steps} steps would end at beta_T = "
+                             f"{scale * beta_end:.3g}, outside (0, 1): use T of at least {shortest}, "
+                             f"or a NoiseSchedule of your own betas")
         return cls(torch.linspace(scale * beta_start, scale * beta_end, steps, dtype=torch.float64))
 
     def at(self, values: torch.Tensor, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

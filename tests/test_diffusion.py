@@ -184,3 +184,9 @@ def test_ddpm_refuses_bad_images():
         model.loss((torch.full((2, 1, 28, 28), 1.5), None))
     with pytest.raises(ValueError, match="T must be"):
         DDPM(steps=0)
+
+
+@pytest.mark.parametrize("samples", [0, -1, 2.5, True])
+def test_a_bound_of_no_drawn_steps_is_refused_not_returned_without_its_diffusion_terms(samples):
+    with pytest.raises(ValueError, match=f"at least 1 .* got {samples!r}"):
+        DDPM(steps=30, channels=8).nll_bound(torch.rand(2, 1, 28, 28), samples=samples)

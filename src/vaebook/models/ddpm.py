@@ -98,6 +98,9 @@ class DDPM(nn.Module):
         """The bound on −log p(x_0) in nats per image, L_T + Σ_{t≥2} L_{t-1} + L_0, each term at one
         draw of x_t ~ q(x_t | x_0). ``samples=None``: every step t = 2..T; else ``samples`` steps drawn
         uniformly, their mean times T − 1 (unbiased, and T/samples times cheaper)."""
+        if samples is not None and (isinstance(samples, bool) or not isinstance(samples, int) or samples < 1):
+            raise ValueError(f"the number of steps drawn per image must be an integer of at least 1 (or None for "
+                             f"every step), got {samples!r}")
         values = self.values(x)
         x0 = to_signed(values, self.levels)
         n, T = len(x0), self.schedule.T

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
 from vaebook.checkpoint import load_model, save_checkpoint
 from vaebook.cli import main
 from vaebook.distributions import kl_normal_std_normal
-from vaebook.models import MODELS, Autoencoder, ConvVAE, build_model, model_name
+from vaebook.models import AAE, DCGAN, DDPM, MODELS, VQVAE, Autoencoder, ConvVAE, PixelCNN, build_model, model_name
 from vaebook.latent import interpolation_images, latent_grid_images
 
 
@@ -129,3 +130,26 @@ def test_cli_trains_model(name, tmp_path, monkeypatch):
     history = json.loads(out.read_text())
     assert history["epochs"][0]["train_loss"] > 0
     assert (tmp_path / f"{name}.pt").is_file()
+
+
+@pytest.mark.parametrize("make", [lambda: ConvVAE(latent_dim=4, width=8), lambda: AAE(latent_dim=2, hidden=16, disc_hidden=8),
+                                  lambda: DCGAN(latent_dim=4, width=8), lambda: DDPM(steps=30, channels=8),
+                                  lambda: PixelCNN(channels=8, layers=1), lambda: build_model("avb")])
+@pytest.mark.parametrize("n", [0, -1, 2.0, True])
+def test_every_sampler_refuses_a_bad_number_of_samples_in_one_line(make, n):
+    with pytest.raises(ValueError, match=rf"number of samples must be an integer of at least 1, got {n!r}"):
+        make().sample(n)
+
+
+def test_a_numpy_integer_is_a_number_of_samples():
+    assert ConvVAE(latent_dim=4, width=8).sample(np.int64(3)).shape == (3, 1, 28, 28)
+
+
+def test_vq_vae_decodes_only_indices_of_its_codebook():
+    model = VQVAE(num_codes=8, code_dim=4, width=8)
+    assert model.decode_codes(torch.full((2, 7, 7), 7)).shape == (2, 1, 28, 28)
+    for bad, named in ((8, "code index 8 lies outside 0..7"), (-1, "code index -1 lies outside 0..7")):
+        with pytest.raises(ValueError, match=named):
+            model.decode_codes(torch.full((2, 7, 7), bad))
+    with pytest.raises(ValueError, match="integer code indices of shape"):
+        model.decode_codes(torch.zeros(2, 7, 7))

@@ -26,6 +26,7 @@ from vaebook.data import TensorLoader
 from vaebook.discretized import bits_per_dim
 from vaebook.distributions import kl_normal_std_normal
 from vaebook.models import AAE, DCGAN, DDPM, VQVAE, ConvVAE, GatedPixelCNN, PixelCNN
+from vaebook.models.base import check_sample_count
 from vaebook.records import RECORDS_DIR, describe, duration, load_record, save_record
 from vaebook.sample_quality import MNISTClassifier, sample_quality
 from vaebook.settings import by_profile, checkpoint_dir, profile, seed_everything
@@ -176,8 +177,7 @@ def sampler(key: str, model: nn.Module, prior: nn.Module | None = None) -> Calla
 def timed_samples(sample: Callable[[int], torch.Tensor], n: int, batch_size: int = 500
                   ) -> tuple[torch.Tensor, float]:
     """n samples drawn in batches, on the CPU, and the wall seconds per image (synchronised on a GPU)."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"the number of samples must be an integer of at least 1, got {n!r}")
+    n = check_sample_count(n)
     images, seconds = timed(lambda: [sample(min(batch_size, n - i)).cpu() for i in range(0, n, batch_size)])
     return torch.cat(images).clamp(0, 1), seconds / n
 

@@ -21,6 +21,7 @@ from torch import nn
 
 from vaebook.adversarial import discriminator_accuracy, discriminator_loss, generator_loss, make_discriminator
 from vaebook.likelihoods import Likelihood, make_likelihood
+from vaebook.models.base import check_sample_count
 from vaebook.priors import Prior, make_prior
 
 
@@ -120,6 +121,7 @@ class AAE(nn.Module):
     @torch.no_grad()
     def sample(self, n: int, y: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
         """n decoder means at codes drawn from the prior (with labels y for the supervised AAE)."""
+        n = check_sample_count(n)
         device = next(self.parameters()).device
         return self.likelihood.mean(self.decode(self.prior.sample(n, generator, device), y))
 

@@ -10,6 +10,7 @@ from torch import nn
 
 from vaebook.avb import Critic, critic_loss, elu_mlp
 from vaebook.likelihoods import Likelihood, make_likelihood
+from vaebook.models.base import check_sample_count
 
 
 class AVB(nn.Module):
@@ -84,5 +85,6 @@ class AVB(nn.Module):
     @torch.no_grad()
     def sample(self, n: int) -> torch.Tensor:
         """n decoder means at z ~ N(0, I)."""
+        n = check_sample_count(n)
         device = next(self.parameters()).device
         return self.likelihood.mean(self.decode(torch.randn(n, self.latent_dim, device=device)))

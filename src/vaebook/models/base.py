@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import torch
 from torch import nn
 
@@ -10,6 +12,14 @@ from vaebook.evaluate import iw_log_likelihood
 from vaebook.likelihoods import Likelihood, make_likelihood
 from vaebook.losses import negative_elbo
 
+
+
+def check_sample_count(n: int) -> int:
+    """``n`` as a number of images to draw: an integer of at least 1, or one error that names it
+    (every sampler of the book checks its ``n`` here)."""
+    if isinstance(n, bool) or not isinstance(n, Integral) or n < 1:
+        raise ValueError(f"the number of samples must be an integer of at least 1, got {n!r}")
+    return int(n)
 
 class VAE(nn.Module):
     """Base class. Subclasses define ``encode(x) -> (mu, log_var)`` and ``decode(z) -> decoder output``.
@@ -56,6 +66,7 @@ class VAE(nn.Module):
     @torch.no_grad()
     def sample(self, n: int, mean: bool = True) -> torch.Tensor:
         """n images from the model: z ~ N(0, I), then the decoder's mean (or a draw from p(x|z))."""
+        n = check_sample_count(n)
         device = next(self.parameters()).device
         out = self.decode(torch.randn(n, self.latent_dim, device=device))
         return self.likelihood.mean(out) if mean else self.likelihood.sample(out)

@@ -14,6 +14,7 @@ from torch import nn
 
 from vaebook.adversarial import discriminator_accuracy, discriminator_loss, generator_loss
 from vaebook.models.aae import adversarial
+from vaebook.models.base import check_sample_count
 
 
 class DCGAN(nn.Module):
@@ -70,8 +71,7 @@ class DCGAN(nn.Module):
     @torch.no_grad()
     def sample(self, n: int) -> torch.Tensor:
         """n generated images (n, C, 28, 28) in [0, 1], batch norm in its evaluation mode."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"the number of samples must be an integer of at least 1, got {n!r}")
+        n = check_sample_count(n)
         was_training = self.training
         self.eval()
         images = self.generate(n)

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vaebook.diffusion import NoiseSchedule, decoder_nll, predicted_mean, prior_kl, q_sample, step_kl, to_signed
+from vaebook.models.base import check_sample_count
 
 
 def step_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
@@ -127,9 +128,7 @@ class DDPM(nn.Module):
         """n images by the ancestral sampler: x_T ~ N(0, I), then T network passes
         back to x_0, the last one the decoder's mean, rounded to the nearest of the
         ``levels`` values."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"the number of samples must be an integer of at least 1, "
-                             f"got {n!r}")
+        n = check_sample_count(n)
         device = next(self.parameters()).device
         shape = (n, *self.image_shape)
 

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vaebook.models.base import check_sample_count
 from vaebook.timing import timed
 
 
@@ -118,8 +119,7 @@ class _Autoregressive(nn.Module):
                temperature: float = 1.0) -> torch.Tensor:
         """n samples (n, H, W) of integer values, drawn one pixel at a time: H·W
         network passes."""
-        if n < 1:
-            raise ValueError(f"the number of samples must be at least 1, got {n}")
+        n = check_sample_count(n)
         device = next(self.parameters()).device
         labels = self._labels(labels, n)
         x = torch.zeros(n, *self.image_shape, dtype=torch.long, device=device)

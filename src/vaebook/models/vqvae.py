@@ -204,6 +204,13 @@ class VQVAE(nn.Module):
     @torch.no_grad()
     def decode_codes(self, indices: torch.Tensor, mean: bool = True) -> torch.Tensor:
         """Images from a grid of code indices: the decoder's mean (or a draw from p(x|z_q))."""
+        codes = self.quantizer.codebook.shape[0]
+        if indices.dtype.is_floating_point or indices.dim() != 3:
+            raise ValueError(f"decode_codes expects integer code indices of shape (N, H, W), "
+                             f"got {indices.dtype} of shape {tuple(indices.shape)}")
+        if indices.numel() and (indices.min() < 0 or indices.max() >= codes):
+            bad = int(indices.min()) if indices.min() < 0 else int(indices.max())
+            raise ValueError(f"code index {bad} lies outside 0..{codes - 1}, the codebook's {codes} codes")
         z_q = self.quantizer.codebook[indices].permute(0, 3, 1, 2)
         out = self.decoder(z_q)
         return self.likelihood.mean(out) if mean else self.likelihood.sample(out)

@@ -49,8 +49,9 @@ started=$(mktemp)                                   # records newer than this we
 ${limit[@]+"${limit[@]}"} python3 tools/run_full.py --profile "${PROFILE:-full}" --out "$OUT" "${notebooks[@]}"   # copies its records to OUT
 status=$?
 sleep 2                                             # a kernel cut off with its notebook exits within a second
-# run_full.py copies the records (and their PNGs of samples) when its notebooks end; a record a notebook wrote before TIME_LIMIT cut
-# it off (chapter 9 saves its MNIST table long before it ends) comes back all the same
+# run_full.py copies the records (and their PNGs of samples) when its notebooks end; a record a
+# notebook wrote before TIME_LIMIT cut it off (chapter 9 saves its MNIST table long before it ends)
+# comes back all the same
 find src/vaebook/records -maxdepth 1 \( -name '*.json' -o -name '*.png' \) -newer "$started" -exec cp -p {} "$OUT/" \;
 rm -f "$started"
 rm -f "$VAEBOOK_CHECKPOINTS"/*.tmp

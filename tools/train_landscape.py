@@ -44,7 +44,8 @@ def main() -> int:
             images, seconds = landscape.timed_samples(landscape.sampler(key, trained[key].model), samples)
             landscape.save_samples(key, images, seconds, hardware(device))
         _, seconds, where = landscape.load_samples(key)
-        print(f"{landscape.LABELS[key]}: {samples:,} samples, {landscape.three_digits(1_000 * seconds)} ms each on {where}", flush=True)
+        milliseconds = landscape.three_digits(1_000 * seconds)
+        print(f"{landscape.LABELS[key]}: {samples:,} samples, {milliseconds} ms each on {where}", flush=True)
     for key in landscape.SEEDED:
         for seed, run in zip(landscape.SEEDS, landscape.seed_runs(key, train.images, train.labels, device, False)):
             print(f"{landscape.LABELS[key]} from seed {seed}: {run}", flush=True)

@@ -208,9 +208,10 @@ class VQVAE(nn.Module):
         if indices.dtype.is_floating_point or indices.dim() != 3:
             raise ValueError(f"decode_codes expects integer code indices of shape (N, H, W), "
                              f"got {indices.dtype} of shape {tuple(indices.shape)}")
-        if indices.numel() and (indices.min() < 0 or indices.max() >= codes):
-            bad = int(indices.min()) if indices.min() < 0 else int(indices.max())
-            raise ValueError(f"code index {bad} lies outside 0..{codes - 1}, the codebook's {codes} codes")
+        low, high = (int(indices.min()), int(indices.max())) if indices.numel() else (0, 0)
+        if low < 0 or high >= codes:
+            raise ValueError(f"code index {low if low < 0 else high} lies outside 0..{codes - 1}, "
+                             f"the codebook's {codes} codes")
         z_q = self.quantizer.codebook[indices].permute(0, 3, 1, 2)
         out = self.decoder(z_q)
         return self.likelihood.mean(out) if mean else self.likelihood.sample(out)
